@@ -1,0 +1,164 @@
+"""The function registry: a v2-model app's functions, classified by trigger (spec §8, §10.1).
+
+Built from the ``Function`` list that ``FunctionRegister.get_functions()`` returns (call that once
+per app object: a second call raises, spec §12.1). Durable names are looked up
+case-insensitively, as the extension does (§7.1); the registered name is the trigger's
+``orchestration`` / ``activity`` alias when given, else the function name.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+ORCHESTRATION_TRIGGER = "orchestrationTrigger"
+ACTIVITY_TRIGGER = "activityTrigger"
+HTTP_TRIGGER = "httpTrigger"
+ENTITY_TRIGGER = "entityTrigger"
+DURABLE_CLIENT = "durableClient"
+
+
+class RegistryError(Exception):
+    """The app's functions cannot be served: a duplicate name or an invalid function."""
+
+
+@dataclass(frozen=True)
+class OrchestratorFunction:
+    name: str
+    function_name: str
+    handle: Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class ActivityFunction:
+    name: str
+    function_name: str
+    fn: Callable[..., Any]
+    input_name: str
+    wants_context: bool
+    is_async: bool
+
+
+@dataclass(frozen=True)
+class HttpFunction:
+    function_name: str
+    fn: Callable[..., Any]
+    trigger_name: str
+    route: str
+    methods: tuple[str, ...]
+    auth_level: str
+    client_binding: str | None
+    client_task_hub: str | None
+    client_connection: str | None
+    wants_context: bool
+    is_async: bool
+
+
+@dataclass(frozen=True)
+class UnsupportedFunction:
+    function_name: str
+    trigger_type: str
+
+
+@dataclass
+class FunctionRegistry:
+    orchestrators: dict[str, OrchestratorFunction] = field(default_factory=dict)
+    activities: dict[str, ActivityFunction] = field(default_factory=dict)
+    http: list[HttpFunction] = field(default_factory=list)
+    unsupported: list[UnsupportedFunction] = field(default_factory=list)
+
+    def orchestrator(self, name: str) -> OrchestratorFunction | None:
+        return self.orchestrators.get(name.lower())
+
+    def activity(self, name: str) -> ActivityFunction | None:
+        return self.activities.get(name.lower())
+
+    @classmethod
+    def from_app(cls, app: Any) -> FunctionRegistry:
+        """Index a ``FunctionRegister`` (``FunctionApp`` / ``DFApp``)."""
+        return cls.from_functions(app.get_functions())
+
+    @classmethod
+    def from_functions(cls, functions: Iterable[Any]) -> FunctionRegistry:
+        registry = cls()
+        for function in functions:
+            registry._add(function)
+        return registry
+
+    def _add(self, function: Any) -> None:
+        name: str = function.get_function_name()
+        trigger = function.get_trigger()
+        if trigger is None:
+            raise RegistryError(f"Function '{name}' has no trigger.")
+        trigger_dict: dict[str, Any] = trigger.get_dict_repr()
+        kind: str = trigger_dict.get("type", "")
+        fn = function.get_user_function()
+        if kind == ORCHESTRATION_TRIGGER:
+            registered = trigger_dict.get("orchestration") or name
+            self._claim(self.orchestrators, registered, "orchestrator")
+            self.orchestrators[registered.lower()] = OrchestratorFunction(registered, name, fn)
+        elif kind == ACTIVITY_TRIGGER:
+            registered = trigger_dict.get("activity") or name
+            self._claim(self.activities, registered, "activity")
+            self.activities[registered.lower()] = ActivityFunction(
+                name=registered,
+                function_name=name,
+                fn=fn,
+                input_name=trigger_dict["name"],
+                wants_context=_wants_context(fn, {trigger_dict["name"]}),
+                is_async=inspect.iscoroutinefunction(fn),
+            )
+        elif kind == HTTP_TRIGGER:
+            self.http.append(_http_function(name, fn, trigger_dict, function.get_bindings()))
+        else:
+            self.unsupported.append(UnsupportedFunction(name, kind))
+
+    @staticmethod
+    def _claim(table: dict[str, Any], registered: str, what: str) -> None:
+        if registered.lower() in table:
+            raise RegistryError(
+                f"Two functions register the {what} name '{registered}' "
+                "(names are case-insensitive)."
+            )
+
+
+def _wants_context(fn: Callable[..., Any], bindings: set[str]) -> bool:
+    """A parameter literally named ``context`` that is no binding gets the invocation context."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "context" in params and "context" not in bindings
+
+
+def _enum_text(value: Any) -> str:
+    raw = getattr(value, "value", value)
+    return str(raw)
+
+
+def _http_function(
+    name: str, fn: Callable[..., Any], trigger: dict[str, Any], bindings: Iterable[Any]
+) -> HttpFunction:
+    client: dict[str, Any] | None = None
+    names = set()
+    for binding in bindings:
+        rep = binding.get_dict_repr()
+        names.add(rep.get("name"))
+        if rep.get("type") == DURABLE_CLIENT:
+            client = rep
+    methods = tuple(_enum_text(m).upper() for m in (trigger.get("methods") or ()))
+    return HttpFunction(
+        function_name=name,
+        fn=fn,
+        trigger_name=trigger["name"],
+        route=trigger.get("route") or name,
+        methods=methods,
+        auth_level=_enum_text(trigger.get("authLevel") or "function").lower(),
+        client_binding=client["name"] if client else None,
+        client_task_hub=client.get("taskHub") if client else None,
+        client_connection=client.get("connectionName") if client else None,
+        wants_context=_wants_context(fn, names),
+        is_async=inspect.iscoroutinefunction(fn),
+    )
