@@ -1,0 +1,193 @@
+"""Factories for DTFx history events, in the JSON shape the extension sends the SDK (spec §1, §2).
+
+Events are plain dicts with DTFx's PascalCase keys and ``EventType`` as an int. Each factory is
+named after the event it makes. ``IsPlayed`` is always ``False`` here: the store flips it when
+an event becomes past history (spec §2.4).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from durable_local.model import EventType, format_event_time
+
+Event = dict[str, Any]
+
+# DTFx OrchestrationStatus as stored in ExecutionCompleted.OrchestrationStatus.
+DTFX_STATUS_COMPLETED = 1
+DTFX_STATUS_CONTINUED_AS_NEW = 2
+DTFX_STATUS_FAILED = 3
+DTFX_STATUS_TERMINATED = 5
+
+
+def _event(kind: EventType, when: datetime, event_id: int = -1, **fields: Any) -> Event:
+    event: Event = {
+        "EventType": int(kind),
+        "EventId": event_id,
+        "IsPlayed": False,
+        "Timestamp": format_event_time(when),
+    }
+    event.update(fields)
+    return event
+
+
+def new_orchestrator_started(when: datetime) -> Event:
+    return _event(EventType.ORCHESTRATOR_STARTED, when)
+
+
+def new_orchestrator_completed(when: datetime) -> Event:
+    return _event(EventType.ORCHESTRATOR_COMPLETED, when)
+
+
+def new_execution_started(
+    when: datetime,
+    *,
+    instance_id: str,
+    execution_id: str,
+    name: str,
+    input_json: str | None,
+    parent: dict[str, Any] | None = None,
+    generation: int = 0,
+) -> Event:
+    return _event(
+        EventType.EXECUTION_STARTED,
+        when,
+        OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
+        ParentInstance=parent,
+        Name=name,
+        Version="",  # the SDK requires the key (spec §1)
+        Input=input_json,
+        Tags=None,
+        Correlation=None,
+        ScheduledStartTime=None,
+        Generation=generation,
+    )
+
+
+def new_parent_instance(
+    *, name: str, task_id: int, instance_id: str, execution_id: str
+) -> dict[str, Any]:
+    """The ``ParentInstance`` of a sub-orchestration's ExecutionStarted (spec §7.7)."""
+    return {
+        "Name": name,
+        "Version": "",
+        "TaskScheduleId": task_id,
+        "OrchestrationInstance": {"InstanceId": instance_id, "ExecutionId": execution_id},
+    }
+
+
+def new_execution_completed(
+    when: datetime, *, status: int, result: str | None, failure_details: Any = None
+) -> Event:
+    return _event(
+        EventType.EXECUTION_COMPLETED,
+        when,
+        OrchestrationStatus=status,
+        Result=result,
+        FailureDetails=failure_details,
+    )
+
+
+def new_execution_terminated(when: datetime, reason: str | None) -> Event:
+    return _event(EventType.EXECUTION_TERMINATED, when, Input=reason)
+
+
+def new_execution_suspended(when: datetime, reason: str | None) -> Event:
+    return _event(EventType.EXECUTION_SUSPENDED, when, Reason=reason)
+
+
+def new_execution_resumed(when: datetime, reason: str | None) -> Event:
+    return _event(EventType.EXECUTION_RESUMED, when, Reason=reason)
+
+
+def new_execution_rewound(when: datetime, reason: str | None) -> Event:
+    return _event(EventType.EXECUTION_REWOUND, when, Reason=reason)
+
+
+def new_continue_as_new(when: datetime, result: str | None) -> Event:
+    return _event(
+        EventType.CONTINUE_AS_NEW,
+        when,
+        OrchestrationStatus=DTFX_STATUS_CONTINUED_AS_NEW,
+        Result=result,
+        FailureDetails=None,
+    )
+
+
+def new_task_scheduled(when: datetime, task_id: int, name: str, input_json: str | None) -> Event:
+    # DTFx serialises the activity's params object[]: a one-element JSON array (spec §4.1).
+    return _event(
+        EventType.TASK_SCHEDULED,
+        when,
+        task_id,
+        Name=name,
+        Version="",
+        Input=json.dumps([input_json]),
+        Tags=None,
+    )
+
+
+def new_task_completed(when: datetime, task_id: int, result: str | None) -> Event:
+    return _event(EventType.TASK_COMPLETED, when, TaskScheduledId=task_id, Result=result)
+
+
+def new_task_failed(when: datetime, task_id: int, reason: str, details: str | None) -> Event:
+    return _event(
+        EventType.TASK_FAILED,
+        when,
+        TaskScheduledId=task_id,
+        Reason=reason,
+        Details=details,
+        FailureDetails=None,
+    )
+
+
+def new_sub_orchestration_created(
+    when: datetime, task_id: int, name: str, instance_id: str, input_json: str | None
+) -> Event:
+    return _event(
+        EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+        when,
+        task_id,
+        Name=name,
+        Version="",
+        InstanceId=instance_id,
+        Input=input_json,
+    )
+
+
+def new_sub_orchestration_completed(when: datetime, task_id: int, result: str | None) -> Event:
+    return _event(
+        EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, when, TaskScheduledId=task_id, Result=result
+    )
+
+
+def new_sub_orchestration_failed(
+    when: datetime, task_id: int, reason: str | None, details: str | None
+) -> Event:
+    return _event(
+        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+        when,
+        TaskScheduledId=task_id,
+        Reason=reason,
+        Details=details,
+        FailureDetails=None,
+    )
+
+
+def new_timer_created(when: datetime, timer_id: int, fire_at: datetime) -> Event:
+    return _event(EventType.TIMER_CREATED, when, timer_id, FireAt=format_event_time(fire_at))
+
+
+def new_timer_fired(when: datetime, timer_id: int, fire_at: str) -> Event:
+    return _event(EventType.TIMER_FIRED, when, TimerId=timer_id, FireAt=fire_at)
+
+
+def new_event_raised(when: datetime, name: str, input_json: str | None) -> Event:
+    return _event(EventType.EVENT_RAISED, when, Name=name, Input=input_json)
+
+
+def new_generic_event(when: datetime, data: str) -> Event:
+    return _event(EventType.GENERIC_EVENT, when, Data=data)
