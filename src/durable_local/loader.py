@@ -1,0 +1,359 @@
+"""Load a v2-model function app the way the Functions host and the Python worker do (spec §8.1).
+
+* ``local.settings.json`` ``Values`` go into the environment first (Core Tools behaviour: a
+  variable already set in the environment wins; the ``.example`` file is never read).
+* ``host.json`` gives the route prefix, the task hub name and the concurrency limits.
+* ``function_app.py`` (or ``PYTHON_SCRIPT_FILE_NAME``) is imported with the app directory on
+  ``sys.path`` and as the current directory (``import azure.durable_functions`` reads
+  ``host.json`` from the cwd, spec §12.2); the single module-level ``FunctionRegister`` is
+  indexed with one ``get_functions()`` call (a second call raises, spec §12.1).
+
+Every failure is a ``LoaderError`` whose message says what to fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import sys
+import traceback
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from durable_local.registry import FunctionRegistry, RegistryError
+
+DEFAULT_SCRIPT = "function_app.py"
+DEFAULT_ROUTE_PREFIX = "api"
+DEFAULT_HUB_NAME = "TestHubName"
+DEFAULT_MAX_CONCURRENT = 10
+
+log = logging.getLogger("durable_local.loader")
+
+_SETTING_REFERENCE = re.compile(r"%([^%]+)%")
+
+
+class LoaderError(Exception):
+    """The app directory cannot be loaded; the message says why and what to fix."""
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    """The parts of ``host.json`` the local host honours."""
+
+    route_prefix: str = DEFAULT_ROUTE_PREFIX
+    hub_name: str = DEFAULT_HUB_NAME
+    max_concurrent_activities: int = DEFAULT_MAX_CONCURRENT
+    max_concurrent_orchestrations: int = DEFAULT_MAX_CONCURRENT
+
+
+@dataclass(frozen=True)
+class LoadedApp:
+    app_dir: Path
+    script: Path
+    module: ModuleType
+    app: Any
+    registry: FunctionRegistry
+    settings: HostSettings
+
+
+# --------------------------------------------------------------------------------------------
+# local.settings.json
+# --------------------------------------------------------------------------------------------
+
+
+def load_local_settings(
+    app_dir: Path, environ: MutableMapping[str, str] | None = None
+) -> dict[str, str]:
+    """Copy ``Values`` of ``<app_dir>/local.settings.json`` into ``environ`` (``os.environ``).
+
+    Variables already present are left alone, as Core Tools does. Returns the settings that
+    were applied. A missing file is fine; an unreadable or encrypted one is a ``LoaderError``.
+    """
+    env = os.environ if environ is None else environ
+    path = app_dir / "local.settings.json"
+    if not path.is_file():
+        return {}
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise LoaderError(f"{path}: expected a JSON object at the top level.")
+    if data.get("IsEncrypted") is True:
+        raise LoaderError(
+            f"{path}: IsEncrypted is true; durable-local cannot decrypt settings. "
+            "Store them unencrypted (func settings decrypt)."
+        )
+    values = data.get("Values") or {}
+    if not isinstance(values, dict):
+        raise LoaderError(f"{path}: 'Values' must be an object of string settings.")
+    applied: dict[str, str] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value)
+        if key in env:
+            continue
+        env[key] = text
+        applied[key] = text
+    return applied
+
+
+def local_http_port(app_dir: Path) -> int | None:
+    """``Host.LocalHttpPort`` of local.settings.json (Core Tools' default port), if set."""
+    path = app_dir / "local.settings.json"
+    if not path.is_file():
+        return None
+    data = _read_json(path)
+    host = data.get("Host") if isinstance(data, dict) else None
+    port = host.get("LocalHttpPort") if isinstance(host, dict) else None
+    if port is None:
+        return None
+    try:
+        return int(port)
+    except (TypeError, ValueError):
+        raise LoaderError(f"{path}: Host.LocalHttpPort must be a port number.") from None
+
+
+# --------------------------------------------------------------------------------------------
+# host.json
+# --------------------------------------------------------------------------------------------
+
+
+def read_host_json(app_dir: Path, environ: MutableMapping[str, str] | None = None) -> HostSettings:
+    """Read the settings durable-local honours from ``<app_dir>/host.json`` (defaults if absent).
+
+    ``%NAME%`` references in the hub name are resolved from the environment (app settings), as
+    the host resolves them.
+    """
+    env = os.environ if environ is None else environ
+    path = app_dir / "host.json"
+    if not path.is_file():
+        return HostSettings()
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise LoaderError(f"{path}: expected a JSON object at the top level.")
+    extensions = _object(data.get("extensions"), path, "extensions")
+    http = _object(extensions.get("http"), path, "extensions.http")
+    durable = _object(extensions.get("durableTask"), path, "extensions.durableTask")
+
+    route_prefix = http.get("routePrefix", DEFAULT_ROUTE_PREFIX)
+    if not isinstance(route_prefix, str):
+        raise LoaderError(f"{path}: extensions.http.routePrefix must be a string.")
+    hub_name = durable.get("hubName", DEFAULT_HUB_NAME)
+    if not isinstance(hub_name, str) or not hub_name.strip():
+        raise LoaderError(f"{path}: extensions.durableTask.hubName must be a non-empty string.")
+    hub_name = _resolve_setting_references(hub_name, env, path)
+    return HostSettings(
+        route_prefix=route_prefix.strip("/"),
+        hub_name=hub_name,
+        max_concurrent_activities=_positive_int(
+            durable, "maxConcurrentActivityFunctions", path, DEFAULT_MAX_CONCURRENT
+        ),
+        max_concurrent_orchestrations=_positive_int(
+            durable, "maxConcurrentOrchestratorFunctions", path, DEFAULT_MAX_CONCURRENT
+        ),
+    )
+
+
+def _resolve_setting_references(text: str, env: MutableMapping[str, str], path: Path) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise LoaderError(
+                f"{path}: extensions.durableTask.hubName refers to app setting '%{name}%', "
+                "which is not set (add it to local.settings.json Values)."
+            )
+        return env[name]
+
+    return _SETTING_REFERENCE.sub(replace, text)
+
+
+def _object(value: Any, path: Path, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise LoaderError(f"{path}: '{where}' must be an object.")
+    return value
+
+
+def _positive_int(section: dict[str, Any], key: str, path: Path, default: int) -> int:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise LoaderError(f"{path}: extensions.durableTask.{key} must be a positive integer.")
+    return value
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise LoaderError(f"{path}: cannot read: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LoaderError(f"{path}: invalid JSON: {exc}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# function_app.py
+# --------------------------------------------------------------------------------------------
+
+
+def load_app(
+    app_dir: str | os.PathLike[str],
+    *,
+    environ: MutableMapping[str, str] | None = None,
+    apply_local_settings: bool = True,
+) -> LoadedApp:
+    """Load the function app in ``app_dir``: settings, host.json, import, index.
+
+    ``environ`` defaults to ``os.environ``; the app module always sees ``os.environ``, so pass
+    another mapping only to inspect what would be applied.
+    """
+    env = os.environ if environ is None else environ
+    root = Path(app_dir).resolve()
+    if not root.is_dir():
+        raise LoaderError(f"App directory '{root}' does not exist.")
+    if apply_local_settings:
+        load_local_settings(root, env)
+    # The worker always runs with these set; azure-functions-logging keys its host mode on the
+    # first one.
+    env.setdefault("FUNCTIONS_WORKER_RUNTIME", "python")
+    env.setdefault("AzureWebJobsScriptRoot", str(root))
+    settings = read_host_json(root, env)
+    script_name = env.get("PYTHON_SCRIPT_FILE_NAME") or DEFAULT_SCRIPT
+    script = root / script_name
+    if not script.is_file():
+        raise LoaderError(
+            f"No {script_name} in '{root}'. durable-local runs v2-model apps: "
+            "point --app-dir at the folder that holds function_app.py and host.json."
+        )
+    module = import_script(script)
+    app = find_function_register(module, script)
+    registry = index_app(app, script)
+    return LoadedApp(
+        app_dir=root,
+        script=script,
+        module=module,
+        app=app,
+        registry=registry,
+        settings=settings,
+    )
+
+
+def import_script(script: Path) -> ModuleType:
+    """Import ``script`` as a top-level module named after its file (``function_app``).
+
+    The app directory stays on ``sys.path`` (user code may import lazily); the cwd is the app
+    directory only while importing. A previous module of the same name is replaced, so several
+    apps can be loaded one after another in one process (tests).
+    """
+    root = script.parent
+    name = script.stem
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    spec = importlib.util.spec_from_file_location(name, script)
+    if spec is None or spec.loader is None:
+        raise LoaderError(f"Cannot import '{script}'.")
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(name)
+    # Registered before executing so that df_loads can resolve custom classes by module name.
+    sys.modules[name] = module
+    try:
+        with _working_directory(root):
+            spec.loader.exec_module(module)
+    except BaseException as exc:
+        if previous is not None:
+            sys.modules[name] = previous
+        else:
+            sys.modules.pop(name, None)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise LoaderError(
+            f"Importing '{script}' failed:\n{traceback.format_exc().rstrip()}"
+        ) from exc
+    return module
+
+
+def find_function_register(module: ModuleType, script: Path) -> Any:
+    """The single module-level ``azure.functions.FunctionRegister`` (FunctionApp / DFApp)."""
+    import azure.functions as func
+
+    found = [
+        (attr, value)
+        for attr, value in vars(module).items()
+        if isinstance(value, func.FunctionRegister)
+    ]
+    if not found:
+        raise LoaderError(
+            f"{script.name} defines no module-level function app: create one with "
+            "`app = func.FunctionApp()` or `app = df.DFApp()` at the top level "
+            "(a Blueprint alone is not an app; register it with app.register_functions)."
+        )
+    distinct = {id(value): attr for attr, value in found}
+    if len(distinct) > 1:
+        names = ", ".join(sorted(distinct.values()))
+        raise LoaderError(
+            f"{script.name} defines {len(distinct)} module-level function apps ({names}); "
+            "the Python worker accepts exactly one."
+        )
+    return found[0][1]
+
+
+def index_app(app: Any, script: Path) -> FunctionRegistry:
+    """``get_functions()`` once, then classify; invalid functions become a ``LoaderError``."""
+    try:
+        functions = app.get_functions()
+    except Exception as exc:
+        raise LoaderError(f"Indexing the functions of {script.name} failed: {exc}") from exc
+    try:
+        return FunctionRegistry.from_functions(functions)
+    except RegistryError as exc:
+        raise LoaderError(f"{script.name}: {exc}") from exc
+    except Exception as exc:
+        raise LoaderError(f"{script.name}: invalid function: {exc!r}") from exc
+
+
+@contextlib.contextmanager
+def _working_directory(path: Path) -> Iterator[None]:
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+# --------------------------------------------------------------------------------------------
+# Logging
+# --------------------------------------------------------------------------------------------
+
+_HANDLER_NAME = "durable-local-console"
+
+
+def configure_logging(level: int | str = logging.INFO) -> None:
+    """Console logging for the host and the app, set up before the app is imported.
+
+    The worker gives the root logger a handler; ``azure-functions-logging`` in host mode (it
+    sees ``FUNCTIONS_WORKER_RUNTIME``) only decorates existing root handlers, so one must exist
+    before ``function_app.py`` calls ``setup_logging()``. Idempotent.
+    """
+    root = logging.getLogger()
+    if isinstance(level, str):
+        resolved = logging.getLevelName(level.upper())
+        if not isinstance(resolved, int):
+            raise LoaderError(f"Unknown log level '{level}'.")
+        level = resolved
+    root.setLevel(level)
+    if not any(h.get_name() == _HANDLER_NAME for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.set_name(_HANDLER_NAME)
+        handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    # One line per request is the host's own "Executing/Executed" log, not aiohttp's.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
