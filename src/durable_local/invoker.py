@@ -1,0 +1,111 @@
+"""The only place that calls orchestrator and activity user code (HTTP functions: invoker_http).
+
+Orchestrators are called through the SDK handle with the trigger payload of spec §1 and return
+the SDK's JSON text, or an error text (the SDK embeds its state in the exception, spec §3.4).
+Activities are called as the Python worker calls them (spec §4.1, §8.2): the input decoded by
+the worker's ``ActivityTriggerConverter``, the result encoded by it, failures turned into the
+Reason/Details the extension records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import azure.functions as func
+from azure.functions import meta
+from azure.functions.durable_functions import ActivityTriggerConverter
+
+from durable_local.invoker_http import InvocationContext
+from durable_local.registry import ActivityFunction, OrchestratorFunction
+
+
+@dataclass(frozen=True)
+class OrchestratorResult:
+    """The handle's return text, or the error text of the exception it raised."""
+
+    returned: str | None
+    error: str | None
+    stack: str | None = None
+
+
+class ActivityFailure(Exception):
+    """An activity raised (or its result could not be encoded): the TaskFailed to record."""
+
+    def __init__(self, reason: str, details: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+def invoke_orchestrator(function: OrchestratorFunction, context_json: str) -> OrchestratorResult:
+    """Run one episode of the SDK replay (synchronous: call it from a worker thread)."""
+    try:
+        returned = function.handle(func.OrchestrationContext(context_json))
+    except Exception as exc:  # the SDK reports orchestrator failures by raising
+        return OrchestratorResult(None, str(exc) or type(exc).__name__, traceback.format_exc())
+    if not isinstance(returned, str):
+        returned = json.dumps(returned)
+    return OrchestratorResult(returned, None)
+
+
+async def invoke_activity(
+    function: ActivityFunction,
+    input_json: str | None,
+    *,
+    executor: Executor | None,
+    app_dir: str = ".",
+) -> str | None:
+    """Run an activity; returns the compact JSON text of its result (``None`` for null).
+
+    Raises ActivityFailure with the extension's Reason/Details shape (spec §4.1).
+    """
+    try:
+        value = ActivityTriggerConverter.decode(
+            meta.Datum(type="string", value=input_json if input_json is not None else "null"),
+            trigger_metadata=None,
+        )
+        kwargs: dict[str, Any] = {function.input_name: value}
+        if function.wants_context:
+            kwargs["context"] = InvocationContext(function.function_name, app_dir)
+        if function.is_async:
+            result = await function.fn(**kwargs)
+        else:
+            loop = asyncio.get_running_loop()
+            call: Callable[[], Any] = lambda: function.fn(**kwargs)  # noqa: E731
+            result = await loop.run_in_executor(executor, call)
+        encoded = ActivityTriggerConverter.encode(result, expected_type=None).value
+    except Exception as exc:
+        raise activity_failure(function.name, exc) from exc
+    if encoded is None:
+        return None
+    return compact_json(str(encoded))
+
+
+def activity_failure(name: str, exc: BaseException) -> ActivityFailure:
+    """TaskFailed Reason/Details as the extension derives them from the worker's RpcException."""
+    friendly = f"{type(exc).__name__}: {exc}"
+    stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    details = json.dumps(
+        {
+            "ClassName": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException",
+            "Message": f"Result: Failure\nException: {friendly}\nStack: {stack}",
+            "RemoteStackTrace": stack,
+            "RemoteTypeName": type(exc).__name__,
+        }
+    )
+    # The friendly message keeps the leading space of "\nException: ..." (spec §4.1, §9.16).
+    return ActivityFailure(f"Activity function '{name}' failed:  {friendly}", details)
+
+
+def compact_json(text: str) -> str:
+    """Compact re-serialisation, as the extension stores JSON (Newtonsoft, no spaces)."""
+    try:
+        return json.dumps(json.loads(text), separators=(",", ":"))
+    except json.JSONDecodeError:
+        return text

@@ -1,0 +1,190 @@
+"""Persistence: the ``Store`` protocol and the records it trades in.
+
+A store keeps instances, their history (current execution), an inbox of messages per instance
+(events, completions, timers as messages that become visible at their fire time) and activity
+work items. Work is claimed under a lease, so a crash loses nothing; an episode's whole outcome
+is committed in one transaction (``commit_episode``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from durable_local.engine.episode import Message, ParentLink
+from durable_local.engine.events import Event
+from durable_local.model import QueryFilter, RuntimeStatus
+
+
+class InstanceExistsError(Exception):
+    """``create_instance`` over an instance that is still active (carries its status)."""
+
+    def __init__(self, status: RuntimeStatus) -> None:
+        super().__init__(status.value)
+        self.status = status
+
+
+class LeaseLost(Exception):
+    """The work item's lease expired and another worker may own it: nothing was committed."""
+
+
+@dataclass
+class InstanceRecord:
+    instance_id: str
+    name: str
+    execution_id: str
+    status: RuntimeStatus
+    input_json: str | None
+    created: datetime
+    updated: datetime
+    output: str | None = None
+    custom_status: str | None = None
+    failure_details: str | None = None
+    parent: ParentLink | None = None
+    generation: int = 0
+    history_len: int = 0
+
+
+@dataclass
+class OrchestrationWorkItem:
+    instance: InstanceRecord
+    messages: list[Message]
+    lock_token: str
+
+
+@dataclass
+class ActivityWorkItem:
+    item_id: int
+    instance_id: str
+    execution_id: str
+    task_id: int
+    name: str
+    input_json: str | None
+    lock_token: str
+    dequeue_count: int = 1
+
+
+@dataclass
+class ChildStart:
+    """A sub-orchestration to create in the same transaction as its parent's episode."""
+
+    record: InstanceRecord
+    start_event: Event
+    task_id: int
+
+
+@dataclass
+class OutboundMessage:
+    instance_id: str
+    event: Event
+    execution_id: str | None = None
+    visible_at: datetime | None = None
+
+
+@dataclass
+class ActivityRequest:
+    task_id: int
+    name: str
+    input_json: str | None
+
+
+@dataclass
+class EpisodeCommit:
+    """Everything one episode changes, applied atomically by ``commit_episode``."""
+
+    appended: list[Event]
+    consumed: list[int]
+    status: RuntimeStatus
+    updated: datetime
+    custom_status: str | None = None
+    custom_status_changed: bool = False
+    output: str | None = None
+    failure_details: str | None = None
+    finished: bool = False
+    activities: list[ActivityRequest] = field(default_factory=list)
+    messages: list[OutboundMessage] = field(default_factory=list)
+    children: list[ChildStart] = field(default_factory=list)
+    # ContinueAsNew: a fresh history for a new execution, started by this ExecutionStarted.
+    new_execution_id: str | None = None
+    new_execution_start: Event | None = None
+    new_input_json: str | None = None
+
+
+class Store(Protocol):
+    def create_instance(self, record: InstanceRecord, start_event: Event) -> None:
+        """Create (or replace a terminal) instance and queue its ExecutionStarted.
+
+        Raises InstanceExistsError when the instance exists and is not terminal.
+        """
+        ...
+
+    def get_instance(self, instance_id: str) -> InstanceRecord | None: ...
+
+    def load_history(self, instance_id: str, start: int = 0) -> list[str]:
+        """Stored event JSON texts of the current execution from position ``start`` on."""
+        ...
+
+    def enqueue(
+        self,
+        instance_id: str,
+        event: Event,
+        *,
+        execution_id: str | None = None,
+        control: bool = False,
+    ) -> None:
+        """Queue an event for an instance; ``control`` events wake a suspended instance."""
+        ...
+
+    def set_status(self, instance_id: str, status: RuntimeStatus, updated: datetime) -> None: ...
+
+    def claim_orchestration(
+        self, owner: str, now: datetime, lease_seconds: float
+    ) -> OrchestrationWorkItem | None:
+        """Lease one instance with visible messages (a suspended one only for control events)."""
+        ...
+
+    def commit_episode(self, item: OrchestrationWorkItem, commit: EpisodeCommit) -> None:
+        """Apply an episode atomically and release the lease. Raises LeaseLost."""
+        ...
+
+    def release_orchestration(self, item: OrchestrationWorkItem) -> None: ...
+
+    def claim_activities(
+        self, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[ActivityWorkItem]: ...
+
+    def complete_activities(self, results: list[tuple[ActivityWorkItem, Event]]) -> None:
+        """Delete finished work items and queue their completion events, in one transaction."""
+        ...
+
+    def release_activity(self, item: ActivityWorkItem) -> None: ...
+
+    def next_visible_at(self, now: datetime) -> datetime | None:
+        """The earliest future time at which a queued message (a timer) becomes visible."""
+        ...
+
+    def has_ready_work(self, now: datetime) -> bool:
+        """Whether any message is visible or any activity is queued (leased or not)."""
+        ...
+
+    def query(
+        self, query: QueryFilter, limit: int, after: tuple[datetime, str] | None
+    ) -> list[InstanceRecord]: ...
+
+    def purge(self, instance_id: str) -> bool: ...
+
+    def purge_by(self, query: QueryFilter) -> int: ...
+
+    def rewind_instance(
+        self, instance_id: str, events: list[Event], trigger: Event, updated: datetime
+    ) -> None:
+        """Atomically replace the history (rewritten by the engine), mark the instance Running
+        and queue ``trigger`` (a control event) so an episode replays it."""
+        ...
+
+    def release_all_leases(self) -> None:
+        """Forget every lease: the runtime that held them is gone (called at start)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,582 @@
+"""SQLite store (WAL): one transaction per state change, leases for crash safety.
+
+Times are stored as integer microseconds since the epoch so that "visible at or before now"
+comparisons are exact (a timer must never be seen before its FireAt, spec §2.4).
+One runtime process owns a store file at a time; ``release_all_leases`` at start hands the
+work of a crashed predecessor back to the queue.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from durable_local.engine.episode import Message, ParentLink
+from durable_local.engine.events import Event, new_sub_orchestration_failed
+from durable_local.model import TERMINAL_STATUSES, EventType, QueryFilter, RuntimeStatus
+from durable_local.store import (
+    ActivityWorkItem,
+    EpisodeCommit,
+    InstanceExistsError,
+    InstanceRecord,
+    LeaseLost,
+    OrchestrationWorkItem,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS instances (
+    instance_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    input TEXT,
+    output TEXT,
+    custom_status TEXT,
+    failure_details TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    parent_instance_id TEXT,
+    parent_execution_id TEXT,
+    parent_task_id INTEGER,
+    parent_name TEXT,
+    generation INTEGER NOT NULL DEFAULT 0,
+    history_len INTEGER NOT NULL DEFAULT 0,
+    lock_owner TEXT,
+    lock_until INTEGER
+);
+CREATE INDEX IF NOT EXISTS instances_by_created ON instances (created_at, instance_id);
+CREATE TABLE IF NOT EXISTS history (
+    instance_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (instance_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_id TEXT NOT NULL,
+    execution_id TEXT,
+    event TEXT NOT NULL,
+    visible_at INTEGER NOT NULL,
+    control INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_by_instance ON messages (instance_id, id);
+CREATE INDEX IF NOT EXISTS messages_by_visible ON messages (visible_at, id);
+CREATE TABLE IF NOT EXISTS activities (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_id TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    task_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    input TEXT,
+    lock_owner TEXT,
+    lock_until INTEGER,
+    dequeue_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS activities_by_lock ON activities (lock_until, id);
+"""
+
+_INSTANCE_COLUMNS = (
+    "instance_id, name, execution_id, status, input, output, custom_status, failure_details, "
+    "created_at, updated_at, parent_instance_id, parent_execution_id, parent_task_id, "
+    "parent_name, generation, history_len"
+)
+
+
+def to_micros(value: datetime) -> int:
+    delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    seconds, micros = divmod(value, 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+
+
+def stored_text(event: Event) -> str:
+    """An event as kept in history: played, except OrchestratorStarted (spec §2.4)."""
+    played = event["EventType"] != EventType.ORCHESTRATOR_STARTED
+    return json.dumps({**event, "IsPlayed": played})
+
+
+class SqliteStore:
+    """The ``Store`` on one SQLite file (or ``":memory:"``)."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        self._lock = threading.RLock()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=OFF")
+        self._conn.executescript(SCHEMA)
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> InstanceRecord:
+        parent = None
+        if row[10] is not None:
+            parent = ParentLink(
+                instance_id=row[10], execution_id=row[11], task_id=row[12], name=row[13]
+            )
+        return InstanceRecord(
+            instance_id=row[0],
+            name=row[1],
+            execution_id=row[2],
+            status=RuntimeStatus(row[3]),
+            input_json=row[4],
+            output=row[5],
+            custom_status=row[6],
+            failure_details=row[7],
+            created=from_micros(row[8]),
+            updated=from_micros(row[9]),
+            parent=parent,
+            generation=row[14],
+            history_len=row[15],
+        )
+
+    def _insert_message(
+        self,
+        conn: sqlite3.Connection,
+        instance_id: str,
+        event: Event,
+        execution_id: str | None,
+        visible_at: int,
+        control: bool = False,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO messages (instance_id, execution_id, event, visible_at, control) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (instance_id, execution_id, json.dumps(event), visible_at, int(control)),
+        )
+
+    def _delete_instance_rows(self, conn: sqlite3.Connection, instance_id: str) -> None:
+        conn.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
+        conn.execute("DELETE FROM messages WHERE instance_id = ?", (instance_id,))
+        conn.execute("DELETE FROM activities WHERE instance_id = ?", (instance_id,))
+
+    def _create(self, conn: sqlite3.Connection, record: InstanceRecord, start_event: Event) -> None:
+        row = conn.execute(
+            "SELECT status, generation FROM instances WHERE instance_id = ?",
+            (record.instance_id,),
+        ).fetchone()
+        generation = 0
+        if row is not None:
+            status = RuntimeStatus(row[0])
+            if status not in TERMINAL_STATUSES:
+                raise InstanceExistsError(status)
+            generation = row[1] + 1
+            self._delete_instance_rows(conn, record.instance_id)
+            conn.execute("DELETE FROM instances WHERE instance_id = ?", (record.instance_id,))
+        parent = record.parent
+        conn.execute(
+            f"INSERT INTO instances ({_INSTANCE_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, 0)",
+            (
+                record.instance_id,
+                record.name,
+                record.execution_id,
+                record.status.value,
+                record.input_json,
+                to_micros(record.created),
+                to_micros(record.updated),
+                parent.instance_id if parent else None,
+                parent.execution_id if parent else None,
+                parent.task_id if parent else None,
+                parent.name if parent else None,
+                generation,
+            ),
+        )
+        self._insert_message(
+            conn,
+            record.instance_id,
+            {**start_event, "Generation": generation},
+            record.execution_id,
+            to_micros(record.created),
+        )
+
+    # -- instances -----------------------------------------------------------------------------
+    def create_instance(self, record: InstanceRecord, start_event: Event) -> None:
+        with self._tx() as conn:
+            self._create(conn, record, start_event)
+
+    def get_instance(self, instance_id: str) -> InstanceRecord | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE instance_id = ?",
+                (instance_id,),
+            ).fetchone()
+        return None if row is None else self._record(row)
+
+    def load_history(self, instance_id: str, start: int = 0) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT event FROM history WHERE instance_id = ? AND seq >= ? ORDER BY seq",
+                (instance_id, start),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def enqueue(
+        self,
+        instance_id: str,
+        event: Event,
+        *,
+        execution_id: str | None = None,
+        control: bool = False,
+    ) -> None:
+        with self._tx() as conn:
+            self._insert_message(
+                conn, instance_id, event, execution_id, VISIBLE_NOW, control=control
+            )
+
+    def set_status(self, instance_id: str, status: RuntimeStatus, updated: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE instances SET status = ?, updated_at = ? WHERE instance_id = ?",
+                (status.value, to_micros(updated), instance_id),
+            )
+
+    # -- orchestration work --------------------------------------------------------------------
+    def claim_orchestration(
+        self, owner: str, now: datetime, lease_seconds: float
+    ) -> OrchestrationWorkItem | None:
+        now_us = to_micros(now)
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT m.instance_id FROM messages m JOIN instances i "
+                "ON i.instance_id = m.instance_id "
+                "WHERE m.visible_at <= ? AND (i.lock_until IS NULL OR i.lock_until < ?) "
+                "AND (i.status != 'Suspended' OR m.control = 1) "
+                "ORDER BY m.id LIMIT 1",
+                (now_us, now_us),
+            ).fetchone()
+            if row is None:
+                self._drop_orphan_messages(conn, now_us)
+                return None
+            instance_id = row[0]
+            token = f"{owner}:{uuid.uuid4().hex}"
+            conn.execute(
+                "UPDATE instances SET lock_owner = ?, lock_until = ? WHERE instance_id = ?",
+                (token, now_us + int(lease_seconds * 1_000_000), instance_id),
+            )
+            record = self._record(
+                conn.execute(
+                    f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE instance_id = ?",
+                    (instance_id,),
+                ).fetchone()
+            )
+            rows = conn.execute(
+                "SELECT id, event, execution_id FROM messages "
+                "WHERE instance_id = ? AND visible_at <= ? ORDER BY id",
+                (instance_id, now_us),
+            ).fetchall()
+        messages = [Message(row[0], json.loads(row[1]), row[2]) for row in rows]
+        return OrchestrationWorkItem(instance=record, messages=messages, lock_token=token)
+
+    def _drop_orphan_messages(self, conn: sqlite3.Connection, now_us: int) -> None:
+        # Messages whose instance was purged can never be claimed: remove them.
+        conn.execute(
+            "DELETE FROM messages WHERE visible_at <= ? AND instance_id NOT IN "
+            "(SELECT instance_id FROM instances)",
+            (now_us,),
+        )
+
+    def commit_episode(self, item: OrchestrationWorkItem, commit: EpisodeCommit) -> None:
+        instance_id = item.instance.instance_id
+        updated_us = to_micros(commit.updated)
+        with self._tx() as conn:
+            owner = conn.execute(
+                "SELECT lock_owner FROM instances WHERE instance_id = ?", (instance_id,)
+            ).fetchone()
+            if owner is None or owner[0] != item.lock_token:
+                raise LeaseLost(instance_id)
+            if commit.consumed:
+                conn.executemany(
+                    "DELETE FROM messages WHERE id = ?", [(mid,) for mid in commit.consumed]
+                )
+            history_len = item.instance.history_len
+            execution_id = item.instance.execution_id
+            if commit.appended:
+                conn.executemany(
+                    "INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)",
+                    [
+                        (instance_id, history_len + offset, stored_text(event))
+                        for offset, event in enumerate(commit.appended)
+                    ],
+                )
+                history_len += len(commit.appended)
+            if commit.new_execution_id is not None:
+                # ContinueAsNew: the old execution's history is replaced by the new one's.
+                conn.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
+                history_len = 0
+                execution_id = commit.new_execution_id
+                assert commit.new_execution_start is not None
+                self._insert_message(
+                    conn, instance_id, commit.new_execution_start, execution_id, updated_us
+                )
+            assignments = [
+                "status = ?",
+                "updated_at = ?",
+                "history_len = ?",
+                "execution_id = ?",
+                "lock_owner = NULL",
+                "lock_until = NULL",
+            ]
+            values: list[Any] = [commit.status.value, updated_us, history_len, execution_id]
+            if commit.custom_status_changed:
+                assignments.append("custom_status = ?")
+                values.append(commit.custom_status)
+            if commit.new_execution_id is not None:
+                assignments.append("input = ?")
+                values.append(commit.new_input_json)
+            if commit.finished:
+                assignments += ["output = ?", "failure_details = ?"]
+                values += [commit.output, commit.failure_details]
+                # Terminal instances discard their remaining messages (timers, late events).
+                conn.execute("DELETE FROM messages WHERE instance_id = ?", (instance_id,))
+            conn.execute(
+                f"UPDATE instances SET {', '.join(assignments)} WHERE instance_id = ?",
+                (*values, instance_id),
+            )
+            if commit.activities:
+                conn.executemany(
+                    "INSERT INTO activities (instance_id, execution_id, task_id, name, input) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (instance_id, execution_id, a.task_id, a.name, a.input_json)
+                        for a in commit.activities
+                    ],
+                )
+            for child in commit.children:
+                try:
+                    self._create(conn, child.record, child.start_event)
+                except InstanceExistsError as exc:
+                    reason = (
+                        f"An Orchestration instance with the status {exc.status} already exists."
+                    )
+                    self._insert_message(
+                        conn,
+                        instance_id,
+                        new_sub_orchestration_failed(commit.updated, child.task_id, reason, reason),
+                        execution_id,
+                        updated_us,
+                    )
+            for message in commit.messages:
+                visible = (
+                    to_micros(message.visible_at) if message.visible_at is not None else updated_us
+                )
+                self._insert_message(
+                    conn, message.instance_id, message.event, message.execution_id, visible
+                )
+        item.instance.history_len = history_len
+        item.instance.execution_id = execution_id
+
+    def release_orchestration(self, item: OrchestrationWorkItem) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE instances SET lock_owner = NULL, lock_until = NULL "
+                "WHERE instance_id = ? AND lock_owner = ?",
+                (item.instance.instance_id, item.lock_token),
+            )
+
+    # -- activities ----------------------------------------------------------------------------
+    def claim_activities(
+        self, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[ActivityWorkItem]:
+        if limit <= 0:
+            return []
+        now_us = to_micros(now)
+        token = f"{owner}:{uuid.uuid4().hex}"
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT id, instance_id, execution_id, task_id, name, input, dequeue_count "
+                "FROM activities WHERE lock_until IS NULL OR lock_until < ? "
+                "ORDER BY id LIMIT ?",
+                (now_us, limit),
+            ).fetchall()
+            if rows:
+                conn.executemany(
+                    "UPDATE activities SET lock_owner = ?, lock_until = ?, "
+                    "dequeue_count = dequeue_count + 1 WHERE id = ?",
+                    [(token, now_us + int(lease_seconds * 1_000_000), row[0]) for row in rows],
+                )
+        return [
+            ActivityWorkItem(
+                item_id=row[0],
+                instance_id=row[1],
+                execution_id=row[2],
+                task_id=row[3],
+                name=row[4],
+                input_json=row[5],
+                lock_token=token,
+                dequeue_count=row[6] + 1,
+            )
+            for row in rows
+        ]
+
+    def complete_activities(self, results: list[tuple[ActivityWorkItem, Event]]) -> None:
+        if not results:
+            return
+        now_us = VISIBLE_NOW
+        with self._tx() as conn:
+            for item, event in results:
+                deleted = conn.execute(
+                    "DELETE FROM activities WHERE id = ? AND lock_owner = ?",
+                    (item.item_id, item.lock_token),
+                ).rowcount
+                if deleted:
+                    self._insert_message(conn, item.instance_id, event, item.execution_id, now_us)
+
+    def release_activity(self, item: ActivityWorkItem) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE activities SET lock_owner = NULL, lock_until = NULL "
+                "WHERE id = ? AND lock_owner = ?",
+                (item.item_id, item.lock_token),
+            )
+
+    # -- time and idleness ---------------------------------------------------------------------
+    def next_visible_at(self, now: datetime) -> datetime | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT MIN(visible_at) FROM messages WHERE visible_at > ?", (to_micros(now),)
+            ).fetchone()
+        return None if row[0] is None else from_micros(row[0])
+
+    def has_ready_work(self, now: datetime) -> bool:
+        now_us = to_micros(now)
+        with self._lock:
+            message = self._conn.execute(
+                "SELECT 1 FROM messages m JOIN instances i ON i.instance_id = m.instance_id "
+                "WHERE m.visible_at <= ? AND (i.status != 'Suspended' OR m.control = 1) LIMIT 1",
+                (now_us,),
+            ).fetchone()
+            activity = self._conn.execute("SELECT 1 FROM activities LIMIT 1").fetchone()
+        return message is not None or activity is not None
+
+    # -- queries -------------------------------------------------------------------------------
+    @staticmethod
+    def _where(query: QueryFilter) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        values: list[Any] = []
+        if query.created_time_from is not None:
+            clauses.append("created_at >= ?")
+            values.append(to_micros(query.created_time_from))
+        if query.created_time_to is not None:
+            clauses.append("created_at <= ?")
+            values.append(to_micros(query.created_time_to))
+        if query.runtime_status:
+            marks = ", ".join("?" for _ in query.runtime_status)
+            clauses.append(f"status IN ({marks})")
+            values.extend(sorted(status.value for status in query.runtime_status))
+        if query.instance_id_prefix:
+            # substr() instead of LIKE: ids may contain % and _ (no escaping games).
+            clauses.append("substr(instance_id, 1, ?) = ?")
+            values += [len(query.instance_id_prefix), query.instance_id_prefix]
+        return (" AND ".join(clauses) or "1 = 1"), values
+
+    def query(
+        self, query: QueryFilter, limit: int, after: tuple[datetime, str] | None
+    ) -> list[InstanceRecord]:
+        where, values = self._where(query)
+        if after is not None:
+            where += " AND (created_at, instance_id) > (?, ?)"
+            values += [to_micros(after[0]), after[1]]
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE {where} "
+                "ORDER BY created_at, instance_id LIMIT ?",
+                (*values, limit),
+            ).fetchall()
+        return [self._record(row) for row in rows]
+
+    def purge(self, instance_id: str) -> bool:
+        with self._tx() as conn:
+            deleted = conn.execute(
+                "DELETE FROM instances WHERE instance_id = ?", (instance_id,)
+            ).rowcount
+            self._delete_instance_rows(conn, instance_id)
+        return bool(deleted)
+
+    def purge_by(self, query: QueryFilter) -> int:
+        where, values = self._where(query)
+        with self._tx() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    f"SELECT instance_id FROM instances WHERE {where}", values
+                ).fetchall()
+            ]
+            for instance_id in ids:
+                conn.execute("DELETE FROM instances WHERE instance_id = ?", (instance_id,))
+                self._delete_instance_rows(conn, instance_id)
+        return len(ids)
+
+    def rewind_instance(
+        self, instance_id: str, events: list[Event], trigger: Event, updated: datetime
+    ) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
+            conn.executemany(
+                "INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)",
+                [(instance_id, seq, json.dumps(event)) for seq, event in enumerate(events)],
+            )
+            conn.execute(
+                "UPDATE instances SET status = ?, output = NULL, failure_details = NULL, "
+                "updated_at = ?, history_len = ? WHERE instance_id = ?",
+                (RuntimeStatus.RUNNING.value, to_micros(updated), len(events), instance_id),
+            )
+            self._insert_message(conn, instance_id, trigger, None, to_micros(updated), control=True)
+
+    def release_all_leases(self) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE instances SET lock_owner = NULL, lock_until = NULL")
+            conn.execute("UPDATE activities SET lock_owner = NULL, lock_until = NULL")
+
+
+# Client messages and activity results are visible at once, whatever the runtime's clock
+# says (a ManualClock may stand anywhere): their visibility time is the epoch.
+VISIBLE_NOW = 0
+
+
+def encode_continuation(created: datetime, instance_id: str) -> str:
+    raw = json.dumps([to_micros(created), instance_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_continuation(token: str) -> tuple[datetime, str]:
+    """Raises ValueError for a token this store did not make."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        created, instance_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(created, int) or not isinstance(instance_id, str):
+            raise ValueError
+    except Exception:
+        raise ValueError(f"'{token}' is not a valid continuation token") from None
+    return from_micros(created), instance_id
