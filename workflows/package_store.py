@@ -1,0 +1,109 @@
+"""Where packages live: the ``PackageStore`` interface and its in-memory implementation.
+
+Activities only ever talk to a ``PackageStore``. The in-memory store keeps bytes in the worker
+process and hands out ``memory://`` URLs; it is deterministic (same content, same URL, same
+digest), which is what idempotent activities need. Real Azure Blob Storage with SAS URLs
+arrives as another implementation of the same protocol (see docs/app.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import quote
+
+from workflows.settings import load_settings
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """A stored blob: a URL a consumer can fetch it from, and the digest to verify it."""
+
+    url: str
+    sha256: str
+    size_bytes: int
+
+
+class PackageStore(Protocol):
+    """Blob storage as the app needs it: put (overwriting) and read back."""
+
+    def put(
+        self,
+        container: str,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str,
+        ttl_seconds: int,
+    ) -> StoredObject:
+        """Store ``data`` under ``container/name`` (replacing any previous blob).
+
+        ``ttl_seconds`` is how long the returned URL must stay readable (the ack window).
+        """
+        ...
+
+    def get(self, container: str, name: str) -> bytes | None:
+        """The stored bytes, or None when nothing is stored under that name."""
+        ...
+
+
+class InMemoryPackageStore:
+    """A ``PackageStore`` in process memory (tests, local runs without storage)."""
+
+    def __init__(self, base_url: str = "memory://packages") -> None:
+        self._base_url = base_url.rstrip("/")
+        self._blobs: dict[tuple[str, str], tuple[bytes, str]] = {}
+        # The Python worker runs sync activities on a thread pool.
+        self._lock = threading.Lock()
+
+    def url_for(self, container: str, name: str) -> str:
+        """The URL of ``container/name`` (the same for every put of that name)."""
+        return f"{self._base_url}/{quote(container)}/{quote(name)}"
+
+    def put(
+        self,
+        container: str,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str,
+        ttl_seconds: int,
+    ) -> StoredObject:
+        if not container or not name:
+            raise ValueError("container and name must not be empty")
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive")
+        with self._lock:
+            self._blobs[(container, name)] = (bytes(data), content_type)
+        return StoredObject(
+            url=self.url_for(container, name),
+            sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+        )
+
+    def get(self, container: str, name: str) -> bytes | None:
+        with self._lock:
+            entry = self._blobs.get((container, name))
+        return None if entry is None else entry[0]
+
+
+_store: PackageStore | None = None
+_store_lock = threading.Lock()
+
+
+def get_package_store() -> PackageStore:
+    """The process-wide store activities use (created from the app settings on first use)."""
+    global _store
+    with _store_lock:
+        if _store is None:
+            _store = InMemoryPackageStore(load_settings().package_base_url)
+        return _store
+
+
+def set_package_store(store: PackageStore | None) -> None:
+    """Replace the process-wide store (tests; None goes back to the default on next use)."""
+    global _store
+    with _store_lock:
+        _store = store
