@@ -1,0 +1,284 @@
+"""``durable-local start``: run a v2-model function app with the same URLs as ``func start``.
+
+This is the composition root: it loads the app (settings, host.json, function_app.py), opens the
+store, builds the runtime and the HTTP host, serves until Ctrl-C or SIGTERM and then shuts
+down cleanly. In-flight work resumes on the next start because the same store is reopened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import durable_local
+from durable_local.http import DEFAULT_MAX_BODY_SIZE, HostConfig, HostKeys, create_app
+from durable_local.loader import (
+    LoadedApp,
+    LoaderError,
+    configure_logging,
+    load_app,
+    local_http_port,
+)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7071
+DEFAULT_STORE = ".durable/durable.db"
+MEMORY_STORE = ":memory:"
+
+ENV_FUNCTION_KEY = "DURABLE_LOCAL_FUNCTION_KEY"
+ENV_MASTER_KEY = "DURABLE_LOCAL_MASTER_KEY"
+ENV_SYSTEM_KEY = "DURABLE_LOCAL_SYSTEM_KEY"
+ENV_MAX_BODY_SIZE = "DURABLE_LOCAL_MAX_BODY_SIZE"
+
+log = logging.getLogger("durable_local.cli")
+
+
+class UsageError(Exception):
+    """A command-line or settings mistake; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="durable-local",
+        description="A local stand-in for the Azure Functions host and the Durable Task "
+        "extension: runs a v2-model function_app.py with Python alone.",
+    )
+    parser.add_argument("--version", action="version", version=durable_local.__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("start", help="serve the function app (like `func start`)")
+    start.add_argument(
+        "--app-dir", default=".", help="folder with function_app.py and host.json (default .)"
+    )
+    start.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to bind (default {DEFAULT_HOST}; 0.0.0.0 exposes it to the network)",
+    )
+    start.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port (default: local.settings.json Host.LocalHttpPort, else {DEFAULT_PORT})",
+    )
+    start.add_argument(
+        "--store",
+        default=DEFAULT_STORE,
+        help=f"SQLite file, relative to the app dir, or {MEMORY_STORE} (default {DEFAULT_STORE})",
+    )
+    start.add_argument(
+        "--function-key",
+        action="append",
+        default=None,
+        help=f"enforce keys; a key for function-level routes (repeatable; env {ENV_FUNCTION_KEY},"
+        " comma-separated)",
+    )
+    start.add_argument(
+        "--master-key", default=None, help=f"enforce keys; the master key (env {ENV_MASTER_KEY})"
+    )
+    start.add_argument(
+        "--system-key",
+        default=None,
+        help=f"enforce keys; the Durable API system key (env {ENV_SYSTEM_KEY})",
+    )
+    start.add_argument(
+        "--max-body-size",
+        type=int,
+        default=None,
+        help=f"largest request body in bytes (env {ENV_MAX_BODY_SIZE}; "
+        f"default {DEFAULT_MAX_BODY_SIZE})",
+    )
+    start.add_argument("--log-level", default="INFO", help="console log level (default INFO)")
+    return parser
+
+
+def host_keys(args: argparse.Namespace, environ: Mapping[str, str]) -> HostKeys:
+    """Keys from the flags, else from the environment (which includes local.settings.json)."""
+    function_keys: list[str] = list(args.function_key or [])
+    if not function_keys and environ.get(ENV_FUNCTION_KEY):
+        function_keys = [k.strip() for k in environ[ENV_FUNCTION_KEY].split(",") if k.strip()]
+    return HostKeys(
+        function_keys=tuple(function_keys),
+        master_key=args.master_key or environ.get(ENV_MASTER_KEY) or None,
+        system_key=args.system_key or environ.get(ENV_SYSTEM_KEY) or None,
+    )
+
+
+def max_body_size(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    value: Any = args.max_body_size
+    if value is None and environ.get(ENV_MAX_BODY_SIZE):
+        try:
+            value = int(environ[ENV_MAX_BODY_SIZE])
+        except ValueError:
+            raise UsageError(f"{ENV_MAX_BODY_SIZE} must be a number of bytes.") from None
+    if value is None:
+        return DEFAULT_MAX_BODY_SIZE
+    if value < 1:
+        raise UsageError("The maximum body size must be at least 1 byte.")
+    return int(value)
+
+
+def store_location(store: str, app_dir: Path) -> str:
+    if store == MEMORY_STORE:
+        return store
+    path = Path(store).expanduser()
+    if not path.is_absolute():
+        path = app_dir / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    loaded: LoadedApp
+    host: str
+    port: int
+    store: str
+    config: HostConfig
+
+
+def describe_functions(loaded: LoadedApp, base_url: str, route_prefix: str) -> str:
+    """The listing `func start` prints: HTTP functions with their URLs, then the rest."""
+    registry = loaded.registry
+    prefix = f"/{route_prefix}" if route_prefix else ""
+    lines = ["", "Functions:", ""]
+    for function in sorted(registry.http, key=lambda f: f.function_name.lower()):
+        methods = ",".join(function.methods) if function.methods else "GET,POST,..."
+        route = function.route.strip("/")
+        lines.append(f"\t{function.function_name}: [{methods}] {base_url}{prefix}/{route}")
+        lines.append("")
+    for orchestrator in sorted(registry.orchestrators.values(), key=lambda o: o.name.lower()):
+        alias = (
+            f" (as '{orchestrator.name}')"
+            if orchestrator.name != orchestrator.function_name
+            else ""
+        )
+        lines.append(f"\t{orchestrator.function_name}: orchestrationTrigger{alias}")
+        lines.append("")
+    for activity in sorted(registry.activities.values(), key=lambda a: a.name.lower()):
+        alias = f" (as '{activity.name}')" if activity.name != activity.function_name else ""
+        lines.append(f"\t{activity.function_name}: activityTrigger{alias}")
+        lines.append("")
+    for unsupported in registry.unsupported:
+        lines.append(
+            f"\t{unsupported.function_name}: {unsupported.trigger_type} "
+            "-- NOT SUPPORTED by durable-local, ignored"
+        )
+        lines.append("")
+    return "\n".join(lines)
+
+
+async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM), then shut down cleanly."""
+    from aiohttp import web
+
+    from durable_local.clock import SystemClock
+    from durable_local.runtime import DurableRuntime
+    from durable_local.store.sqlite import SqliteStore
+
+    loaded = options.loaded
+    settings = loaded.settings
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+
+    store = SqliteStore(options.store)
+    runtime = DurableRuntime(
+        loaded.registry,
+        store,
+        SystemClock(),
+        hub_name=settings.hub_name,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_orchestrations=settings.max_concurrent_orchestrations,
+    )
+    app = create_app(runtime, loaded.registry, options.config, manage_runtime=True)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, options.host, options.port)
+        await site.start()
+        port = options.port
+        for address in runner.addresses:
+            if isinstance(address, tuple) and len(address) >= 2:
+                port = int(address[1])
+                break
+        shown = "localhost" if options.host in ("0.0.0.0", "::", "") else options.host
+        base_url = f"http://{shown}:{port}"
+        print(describe_functions(loaded, base_url, options.config.route_prefix), flush=True)
+        print(
+            f"Durable HTTP API: {base_url}/runtime/webhooks/durabletask/  "
+            f"(task hub '{settings.hub_name}', store {options.store})",
+            flush=True,
+        )
+        if options.config.keys.enforced:
+            print("Keys are enforced (function/admin/system levels).", flush=True)
+        print(f"Host started on {base_url} -- press Ctrl+C to stop.", flush=True)
+        await stop.wait()
+        print("Stopping the host...", flush=True)
+    finally:
+        await runner.cleanup()
+        close = getattr(store, "close", None)
+        if close is not None:
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+    print("Host stopped.", flush=True)
+
+
+def prepare(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> ServeOptions:
+    """Load the app and resolve every setting (raises LoaderError / UsageError)."""
+    env = os.environ if environ is None else environ
+    app_dir = Path(args.app_dir).resolve()
+    loaded = load_app(app_dir)
+    port = args.port
+    if port is None:
+        port = local_http_port(app_dir) or DEFAULT_PORT
+    if not 0 <= port <= 65535:
+        raise UsageError(f"Port {port} is out of range.")
+    return ServeOptions(
+        loaded=loaded,
+        host=args.host,
+        port=port,
+        store=store_location(args.store, loaded.app_dir),
+        config=HostConfig(
+            route_prefix=loaded.settings.route_prefix,
+            keys=host_keys(args, env),
+            max_body_size=max_body_size(args, env),
+            app_dir=str(loaded.app_dir),
+        ),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        configure_logging(args.log_level)
+        options = prepare(args)
+    except (LoaderError, UsageError) as exc:
+        print(f"durable-local: {exc}", file=sys.stderr)
+        return 1
+    # The worker runs with the app root as its working directory; user code may rely on it.
+    os.chdir(options.loaded.app_dir)
+    try:
+        asyncio.run(serve(options))
+    except OSError as exc:
+        print(
+            f"durable-local: cannot serve on {options.host}:{options.port}: {exc}", file=sys.stderr
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
