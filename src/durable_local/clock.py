@@ -20,7 +20,11 @@ class Clock(Protocol):
         ...
 
     def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call ``callback`` whenever time jumps (not as it flows); returns an unsubscribe function."""
+        """Call ``callback`` whenever time jumps (not as it flows); returns an unsubscriber."""
+        ...
+
+    def seconds_until(self, when: datetime) -> float | None:
+        """Real seconds to sleep until ``when``, or None when only a jump can bring it."""
         ...
 
 
@@ -32,6 +36,9 @@ class SystemClock:
 
     def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
         return lambda: None
+
+    def seconds_until(self, when: datetime) -> float | None:
+        return max(0.0, (when - self.now()).total_seconds())
 
 
 class ManualClock:
@@ -55,6 +62,9 @@ class ManualClock:
         for listener in list(self._listeners):
             listener()
         return self._now
+
+    def seconds_until(self, when: datetime) -> float | None:
+        return 0.0 if when <= self._now else None
 
     def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
         self._listeners.append(callback)

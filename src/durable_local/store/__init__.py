@@ -136,6 +136,10 @@ class Store(Protocol):
         """Queue an event for an instance; ``control`` events wake a suspended instance."""
         ...
 
+    def pending_event_types(self, instance_id: str) -> set[int]:
+        """The EventTypes of the messages queued for an instance."""
+        ...
+
     def set_status(self, instance_id: str, status: RuntimeStatus, updated: datetime) -> None: ...
 
     def claim_orchestration(

@@ -255,6 +255,15 @@ class SqliteStore:
                 conn, instance_id, event, execution_id, VISIBLE_NOW, control=control
             )
 
+    def pending_event_types(self, instance_id: str) -> set[int]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT json_extract(event, '$.EventType') FROM messages "
+                "WHERE instance_id = ?",
+                (instance_id,),
+            ).fetchall()
+        return {int(row[0]) for row in rows if row[0] is not None}
+
     def set_status(self, instance_id: str, status: RuntimeStatus, updated: datetime) -> None:
         with self._tx() as conn:
             conn.execute(

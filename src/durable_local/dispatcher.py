@@ -1,0 +1,404 @@
+"""The dispatcher: claim work, call user code, run the engine, commit once per step.
+
+One asyncio task (the pump) claims orchestration work items (an instance with visible messages)
+and activity work items up to the configured concurrency, and sleeps until new work is queued,
+a timer becomes due, or the clock jumps. Episodes run the SDK replay in a worker thread (it is
+CPU-bound); sync activities run in a thread pool, async ones on the loop, as the Python worker
+runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from durable_local.clock import Clock
+from durable_local.engine import events as ev
+from durable_local.engine.episode import (
+    EpisodeOutcome,
+    InstanceState,
+    ParentLink,
+    SdkState,
+    build_context_json,
+    decide,
+    parse_sdk_output,
+    plan_episode,
+)
+from durable_local.engine.events import Event
+from durable_local.engine.replay import HTTP_ACTIVITY_NAME
+from durable_local.invoker import (
+    ActivityFailure,
+    call_durable_http,
+    invoke_activity,
+    invoke_orchestrator,
+)
+from durable_local.model import EventType, RuntimeStatus, format_event_time
+from durable_local.registry import FunctionRegistry
+from durable_local.store import (
+    ActivityRequest,
+    ActivityWorkItem,
+    ChildStart,
+    EpisodeCommit,
+    InstanceRecord,
+    LeaseLost,
+    OrchestrationWorkItem,
+    OutboundMessage,
+    Store,
+)
+from durable_local.store.sqlite import stored_text
+
+log = logging.getLogger("durable_local.dispatcher")
+
+# One runtime owns a store; leases only matter after a crash (released at start), so they are
+# long enough never to expire under a live runtime.
+LEASE_SECONDS = 24 * 3600.0
+HISTORY_CACHE_SIZE = 2048
+
+
+@dataclass
+class _CachedHistory:
+    execution_id: str
+    texts: list[str]
+    events: list[Event]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        registry: FunctionRegistry,
+        store: Store,
+        clock: Clock,
+        *,
+        max_concurrent_activities: int = 10,
+        max_concurrent_orchestrations: int = 10,
+        app_dir: str = ".",
+    ) -> None:
+        if max_concurrent_activities < 1 or max_concurrent_orchestrations < 1:
+            raise ValueError("concurrency limits must be at least 1")
+        self.registry = registry
+        self.store = store
+        self.clock = clock
+        self.app_dir = app_dir
+        self.max_activities = max_concurrent_activities
+        self.max_orchestrations = max_concurrent_orchestrations
+        self.owner = uuid.uuid4().hex
+        self._wake = asyncio.Event()
+        self._episodes: set[asyncio.Task[None]] = set()
+        self._activities: set[asyncio.Task[None]] = set()
+        self._pump: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._unsubscribe: Callable[[], None] = lambda: None
+        self._orchestrator_pool = ThreadPoolExecutor(
+            max_concurrent_orchestrations, thread_name_prefix="orchestrator"
+        )
+        self._activity_pool = ThreadPoolExecutor(
+            max_concurrent_activities, thread_name_prefix="activity"
+        )
+        self._cache: OrderedDict[str, _CachedHistory] = OrderedDict()
+        self.orchestrator_seconds = 0.0  # time inside the SDK handle (the replay floor)
+        self.episodes_run = 0
+        self.activities_run = 0
+        self.stopping = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.store.release_all_leases()
+        self._unsubscribe = self.clock.on_change(self.wake_threadsafe)
+        self._pump = asyncio.create_task(self._run(), name="durable-local-pump")
+
+    async def stop(self) -> None:
+        self.stopping = True
+        self._unsubscribe()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        if self._episodes:
+            # Episodes are short: let them commit so no replay is wasted.
+            await asyncio.wait(self._episodes, timeout=10)
+        for task in list(self._activities):
+            task.cancel()
+        if self._activities:
+            await asyncio.wait(self._activities, timeout=5)
+        self._orchestrator_pool.shutdown(wait=False, cancel_futures=True)
+        self._activity_pool.shutdown(wait=False, cancel_futures=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def wake_threadsafe(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._episodes or self._activities)
+
+    # -- the pump ------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                self._fill()
+            except Exception:  # a store error must not kill the pump; retry shortly
+                log.exception("durable-local: claiming work failed")
+                await asyncio.sleep(0.5)
+                continue
+            timeout: float | None = None
+            due = self.store.next_visible_at(self.clock.now())
+            if due is not None:
+                timeout = self.clock.seconds_until(due)
+            if timeout == 0.0:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _fill(self) -> None:
+        now = self.clock.now()
+        while len(self._episodes) < self.max_orchestrations:
+            item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS)
+            if item is None:
+                break
+            self._spawn(self._episodes, self._episode(item))
+        free = self.max_activities - len(self._activities)
+        if free > 0:
+            for work in self.store.claim_activities(self.owner, now, LEASE_SECONDS, free):
+                self._spawn(self._activities, self._activity(work))
+
+    def _spawn(self, bucket: set[asyncio.Task[None]], coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
+        bucket.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            bucket.discard(finished)
+            self._wake.set()
+
+        task.add_done_callback(done)
+
+    # -- episodes ------------------------------------------------------------------------------
+    def _history(self, record: InstanceRecord) -> _CachedHistory:
+        cached = self._cache.get(record.instance_id)
+        if cached is None or cached.execution_id != record.execution_id:
+            cached = _CachedHistory(record.execution_id, [], [])
+        if len(cached.texts) > record.history_len:  # rewritten (rewind): start over
+            cached = _CachedHistory(record.execution_id, [], [])
+        if len(cached.texts) < record.history_len:
+            more = self.store.load_history(record.instance_id, len(cached.texts))
+            cached.texts.extend(more)
+            cached.events.extend(json.loads(text) for text in more)
+        self._cache[record.instance_id] = cached
+        self._cache.move_to_end(record.instance_id)
+        while len(self._cache) > HISTORY_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return cached
+
+    async def _episode(self, item: OrchestrationWorkItem) -> None:
+        record = item.instance
+        try:
+            await self._run_episode(item)
+        except LeaseLost:
+            log.warning("durable-local: lost the lease on %s; its episode is dropped", record)
+            self._cache.pop(record.instance_id, None)
+        except Exception:
+            log.exception("durable-local: episode of instance '%s' failed", record.instance_id)
+            self._cache.pop(record.instance_id, None)
+            with contextlib.suppress(Exception):
+                self.store.release_orchestration(item)
+            await asyncio.sleep(0.2)  # do not spin on a poisoned work item
+
+    async def _run_episode(self, item: OrchestrationWorkItem) -> None:
+        record = item.instance
+        history = self._history(record)
+        now = self.clock.now()
+        state = InstanceState(
+            instance_id=record.instance_id,
+            name=record.name,
+            execution_id=record.execution_id,
+            status=record.status,
+            parent=record.parent,
+        )
+        plan = plan_episode(state, record.history_len == 0, item.messages, now)
+        all_events = history.events + plan.new_events
+        sdk: SdkState | None = None
+        if plan.invoke_orchestrator:
+            sdk = await self._call_orchestrator(record, history, plan.new_events)
+        outcome = decide(
+            state=state,
+            plan=plan,
+            history=all_events,
+            sdk=sdk,
+            now=now,
+            known_activities=self._known_activity,
+            known_orchestrators=lambda name: self.registry.orchestrator(name) is not None,
+        )
+        commit = self._commit_for(record, outcome, now)
+        self.store.commit_episode(item, commit)
+        self.episodes_run += 1
+        if commit.finished or commit.new_execution_id is not None:
+            self._cache.pop(record.instance_id, None)
+        else:
+            history.texts.extend(stored_text(event) for event in outcome.appended)
+            history.events.extend(outcome.appended)
+
+    def _known_activity(self, name: str) -> bool:
+        return name == HTTP_ACTIVITY_NAME or self.registry.activity(name) is not None
+
+    async def _call_orchestrator(
+        self, record: InstanceRecord, history: _CachedHistory, new_events: list[Event]
+    ) -> SdkState:
+        function = self.registry.orchestrator(record.name)
+        if function is None:
+            return SdkState(
+                error=f"The function '{record.name}' doesn't exist, is disabled, or is not an "
+                "orchestrator function."
+            )
+        started = next(
+            (e for e in history.events if e["EventType"] == EventType.EXECUTION_STARTED), None
+        )
+        replaying = started is not None
+        if started is None:
+            started = next(e for e in new_events if e["EventType"] == EventType.EXECUTION_STARTED)
+        context_json = build_context_json(
+            past_event_texts=history.texts,
+            new_events=new_events,
+            input_json=started.get("Input"),
+            instance_id=record.instance_id,
+            parent_instance_id=record.parent.instance_id if record.parent else None,
+            is_replaying=replaying,
+        )
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
+        result = await loop.run_in_executor(
+            self._orchestrator_pool, invoke_orchestrator, function, context_json
+        )
+        self.orchestrator_seconds += loop.time() - begin
+        return parse_sdk_output(result.returned, result.error)
+
+    def _commit_for(
+        self, record: InstanceRecord, outcome: EpisodeOutcome, now: datetime
+    ) -> EpisodeCommit:
+        commit = EpisodeCommit(
+            appended=outcome.appended,
+            consumed=outcome.consumed,
+            status=outcome.status,
+            updated=now,
+            custom_status=outcome.custom_status,
+            custom_status_changed=outcome.custom_status_changed,
+        )
+        commit.activities = [
+            ActivityRequest(task.task_id, task.name, task.input_json) for task in outcome.activities
+        ]
+        for timer in outcome.timers:
+            assert timer.fire_at is not None
+            fire_at = format_event_time(timer.fire_at)
+            commit.messages.append(
+                OutboundMessage(
+                    instance_id=record.instance_id,
+                    event=ev.new_timer_fired(timer.fire_at, timer.task_id, fire_at),
+                    execution_id=record.execution_id,
+                    visible_at=timer.fire_at,
+                )
+            )
+        for task in outcome.sub_orchestrations:
+            assert task.instance_id is not None
+            child_execution = uuid.uuid4().hex
+            child_input = None if task.input_json is None else json.dumps(task.input_json)
+            parent = ParentLink(record.instance_id, record.execution_id, task.task_id, record.name)
+            child = InstanceRecord(
+                instance_id=task.instance_id,
+                name=self._orchestrator_name(task.name),
+                execution_id=child_execution,
+                status=RuntimeStatus.PENDING,
+                input_json=child_input,
+                created=now,
+                updated=now,
+                parent=parent,
+            )
+            start = ev.new_execution_started(
+                now,
+                instance_id=task.instance_id,
+                execution_id=child_execution,
+                name=child.name,
+                input_json=child_input,
+                parent=ev.new_parent_instance(
+                    name=record.name,
+                    task_id=task.task_id,
+                    instance_id=record.instance_id,
+                    execution_id=record.execution_id,
+                ),
+            )
+            commit.children.append(ChildStart(child, start, task.task_id))
+        if outcome.parent_event is not None and record.parent is not None:
+            commit.messages.append(
+                OutboundMessage(
+                    instance_id=record.parent.instance_id,
+                    event=outcome.parent_event,
+                    execution_id=record.parent.execution_id,
+                )
+            )
+        if outcome.continued_as_new:
+            new_execution = uuid.uuid4().hex
+            raw = outcome.continue_as_new_input
+            new_input = None if raw is None else json.dumps(raw)
+            commit.new_execution_id = new_execution
+            commit.new_input_json = new_input
+            commit.new_execution_start = ev.new_execution_started(
+                now,
+                instance_id=record.instance_id,
+                execution_id=new_execution,
+                name=record.name,
+                input_json=new_input,
+            )
+        if outcome.completion is not None:
+            commit.finished = True
+            commit.output = outcome.completion.output
+            commit.failure_details = outcome.completion.details
+        return commit
+
+    def _orchestrator_name(self, name: str) -> str:
+        function = self.registry.orchestrator(name)
+        return function.name if function is not None else name
+
+    # -- activities ----------------------------------------------------------------------------
+    async def _activity(self, work: ActivityWorkItem) -> None:
+        try:
+            event = await self._run_activity(work)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                self.store.release_activity(work)
+            raise
+        self.store.complete_activities([(work, event)])
+        self.activities_run += 1
+
+    async def _run_activity(self, work: ActivityWorkItem) -> Event:
+        now = self.clock.now
+        if work.name == HTTP_ACTIVITY_NAME:
+            try:
+                response = await call_durable_http(work.input_json)
+            except Exception as exc:
+                reason = f"Activity function '{HTTP_ACTIVITY_NAME}' failed:  {exc}"
+                return ev.new_task_failed(now(), work.task_id, reason, str(exc))
+            return ev.new_task_completed(now(), work.task_id, response)
+        function = self.registry.activity(work.name)
+        if function is None:
+            reason = (
+                f"The function '{work.name}' doesn't exist, is disabled, or is not an activity "
+                "function."
+            )
+            return ev.new_task_failed(now(), work.task_id, reason, reason)
+        try:
+            result = await invoke_activity(
+                function, work.input_json, executor=self._activity_pool, app_dir=self.app_dir
+            )
+        except ActivityFailure as failure:
+            return ev.new_task_failed(now(), work.task_id, failure.reason, failure.details)
+        return ev.new_task_completed(now(), work.task_id, result)

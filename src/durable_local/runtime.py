@@ -1,0 +1,291 @@
+"""``DurableRuntime``: the in-process API (api.RuntimeAPI) over a store, a clock and a dispatcher.
+
+Client operations validate against the instance's current state with the extension's status
+codes (spec §6, §7) and queue a message; the dispatcher applies it in the instance's next
+episode, exactly as the extension's control-queue messages are applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+from durable_local.clock import Clock
+from durable_local.dispatcher import Dispatcher
+from durable_local.engine import events as ev
+from durable_local.engine.render import parse_stored_json, render_history, render_status
+from durable_local.engine.replay import instance_id_problem
+from durable_local.engine.rewind import rewind_history
+from durable_local.errors import (
+    BadRequest,
+    InstanceAlreadyExists,
+    InstanceGone,
+    InstanceNotFound,
+    InvalidOperation,
+)
+from durable_local.model import EventType, QueryFilter, RuntimeStatus
+from durable_local.registry import FunctionRegistry
+from durable_local.store import InstanceExistsError, InstanceRecord, Store
+from durable_local.store.sqlite import decode_continuation, encode_continuation
+
+StatusObject = dict[str, Any]
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class DurableRuntime:
+    """Implements ``durable_local.api.RuntimeAPI``."""
+
+    def __init__(
+        self,
+        registry: FunctionRegistry,
+        store: Store,
+        clock: Clock,
+        *,
+        hub_name: str = "TestHubName",
+        max_concurrent_activities: int = 10,
+        max_concurrent_orchestrations: int = 10,
+        app_dir: str = ".",
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.clock = clock
+        self.hub_name = hub_name
+        self.dispatcher = Dispatcher(
+            registry,
+            store,
+            clock,
+            max_concurrent_activities=max_concurrent_activities,
+            max_concurrent_orchestrations=max_concurrent_orchestrations,
+            app_dir=app_dir,
+        )
+
+    async def start(self) -> None:
+        await self.dispatcher.start()
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
+
+    async def __aenter__(self) -> DurableRuntime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _existing(self, instance_id: str) -> InstanceRecord:
+        record = self.store.get_instance(instance_id)
+        if record is None:
+            raise InstanceNotFound(instance_id)
+        return record
+
+    def _active(self, instance_id: str) -> InstanceRecord:
+        record = self._existing(instance_id)
+        if record.status.is_terminal:
+            raise InstanceGone(instance_id, record.status.value)
+        return record
+
+    def _send(self, instance_id: str, event: ev.Event, *, control: bool = False) -> None:
+        self.store.enqueue(instance_id, event, control=control)
+        self.dispatcher.wake()
+
+    # -- starting ------------------------------------------------------------------------------
+    async def start_new(self, name: str, input: Any = None, instance_id: str | None = None) -> str:
+        function = self.registry.orchestrator(name) if name else None
+        if function is None:
+            known = ", ".join(f"'{o.name}'" for o in self.registry.orchestrators.values())
+            raise BadRequest(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
+                f"function. Additional info: the known orchestrator functions are: {known}."
+            )
+        if not instance_id:
+            instance_id = uuid.uuid4().hex
+        problem = instance_id_problem(instance_id)
+        if problem:
+            raise BadRequest(f"instanceId (Parameter '{problem}')")
+        now = self.clock.now()
+        execution_id = uuid.uuid4().hex
+        input_json = None if input is None else _compact(input)
+        record = InstanceRecord(
+            instance_id=instance_id,
+            name=function.name,
+            execution_id=execution_id,
+            status=RuntimeStatus.PENDING,
+            input_json=input_json,
+            created=now,
+            updated=now,
+        )
+        start = ev.new_execution_started(
+            now,
+            instance_id=instance_id,
+            execution_id=execution_id,
+            name=function.name,
+            input_json=input_json,
+        )
+        try:
+            self.store.create_instance(record, start)
+        except InstanceExistsError as exc:
+            raise InstanceAlreadyExists(instance_id, exc.status.value) from None
+        self.dispatcher.wake()
+        return instance_id
+
+    async def restart(self, instance_id: str, restart_with_new_instance_id: bool = True) -> str:
+        record = self.store.get_instance(instance_id)
+        if record is None:
+            raise BadRequest("InstanceId does not match a valid orchestration instance.")
+        new_id = uuid.uuid4().hex if restart_with_new_instance_id else instance_id
+        return await self.start_new(record.name, parse_stored_json(record.input_json), new_id)
+
+    # -- messages to instances -----------------------------------------------------------------
+    async def raise_event(self, instance_id: str, event_name: str, data: Any = None) -> None:
+        if not event_name:
+            raise BadRequest("The event name must not be empty.")
+        self._active(instance_id)
+        now = self.clock.now()
+        self._send(instance_id, ev.new_event_raised(now, event_name, _compact(data)))
+
+    async def terminate(self, instance_id: str, reason: str | None = None) -> None:
+        self._active(instance_id)
+        self._send(instance_id, ev.new_execution_terminated(self.clock.now(), reason), control=True)
+
+    async def suspend(self, instance_id: str, reason: str | None = None) -> None:
+        record = self._active(instance_id)
+        if record.status == RuntimeStatus.SUSPENDED:
+            raise InvalidOperation(f"The instance '{instance_id}' is already suspended.")
+        self._send(instance_id, ev.new_execution_suspended(self.clock.now(), reason), control=True)
+
+    async def resume(self, instance_id: str, reason: str | None = None) -> None:
+        record = self._active(instance_id)
+        if record.status != RuntimeStatus.SUSPENDED and not self._suspension_pending(instance_id):
+            raise InvalidOperation(
+                f"The instance '{instance_id}' is {record.status.value}, not Suspended: "
+                "only a suspended instance can be resumed."
+            )
+        self._send(instance_id, ev.new_execution_resumed(self.clock.now(), reason), control=True)
+
+    def _suspension_pending(self, instance_id: str) -> bool:
+        # A suspend accepted a moment ago is applied by the next episode; resuming it is valid.
+        return EventType.EXECUTION_SUSPENDED in self.store.pending_event_types(instance_id)
+
+    async def rewind(self, instance_id: str, reason: str | None = None) -> None:
+        record = self._existing(instance_id)
+        if record.status != RuntimeStatus.FAILED:
+            if record.status.is_terminal:
+                raise InstanceGone(instance_id, record.status.value)
+            raise InvalidOperation(
+                "The rewind operation is only supported on failed orchestration instances."
+            )
+        self._rewind(record, reason)
+        self.dispatcher.wake()
+
+    def _rewind(self, record: InstanceRecord, reason: str | None) -> None:
+        events = [json.loads(text) for text in self.store.load_history(record.instance_id)]
+        rewritten, children = rewind_history(events, reason)
+        now = self.clock.now()
+        self.store.rewind_instance(
+            record.instance_id, rewritten, ev.new_execution_rewound(now, reason), now
+        )
+        for child_id in children:
+            child = self.store.get_instance(child_id)
+            if child is not None and child.status == RuntimeStatus.FAILED:
+                self._rewind(child, reason)
+
+    # -- reading and purging -------------------------------------------------------------------
+    async def get_status(
+        self,
+        instance_id: str,
+        show_history: bool = False,
+        show_history_output: bool = False,
+        show_input: bool = True,
+    ) -> StatusObject:
+        record = self._existing(instance_id)
+        history = None
+        if show_history and record.status != RuntimeStatus.PENDING:
+            events = [json.loads(text) for text in self.store.load_history(instance_id)]
+            history = render_history(events, show_output=show_history_output, show_input=show_input)
+        return self._status(record, show_input, history)
+
+    @staticmethod
+    def _status(
+        record: InstanceRecord, show_input: bool, history: list[dict[str, Any]] | None = None
+    ) -> StatusObject:
+        return render_status(
+            name=record.name,
+            instance_id=record.instance_id,
+            runtime_status=record.status.value,
+            input_json=record.input_json,
+            custom_status_json=record.custom_status,
+            output=record.output,
+            created=record.created,
+            updated=record.updated,
+            show_input=show_input,
+            history=history,
+        )
+
+    async def query(
+        self,
+        query: QueryFilter,
+        page_size: int = 100,
+        continuation: str | None = None,
+        show_input: bool = True,
+    ) -> tuple[list[StatusObject], str | None]:
+        if page_size < 1:
+            raise BadRequest(f"The page size must be at least 1, not {page_size}.")
+        after = None
+        if continuation:
+            try:
+                after = decode_continuation(continuation)
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+        records = self.store.query(query, page_size + 1, after)
+        token = None
+        if len(records) > page_size:
+            records = records[:page_size]
+            token = encode_continuation(records[-1].created, records[-1].instance_id)
+        return [self._status(r, show_input) for r in records], token
+
+    async def purge(self, instance_id: str) -> int:
+        if not self.store.purge(instance_id):
+            raise InstanceNotFound(instance_id)
+        return 1
+
+    async def purge_by(self, query: QueryFilter) -> int:
+        return self.store.purge_by(query)
+
+    # -- tests ---------------------------------------------------------------------------------
+    async def wait_idle(self, timeout: float = 30.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        quiet = 0
+        while True:
+            if not self.dispatcher.busy and not self.store.has_ready_work(self.clock.now()):
+                quiet += 1
+                if quiet >= 2:  # twice in a row: nothing was about to be claimed either
+                    return
+            else:
+                quiet = 0
+            if loop.time() >= deadline:
+                raise TimeoutError(f"the runtime did not become idle within {timeout} s")
+            self.dispatcher.wake()
+            await asyncio.sleep(0.005)
+
+    async def wait_for_status(
+        self, instance_id: str, *statuses: RuntimeStatus, timeout: float = 30.0
+    ) -> StatusObject:
+        """Poll until the instance reaches one of ``statuses`` (default: any terminal one)."""
+        wanted = {s.value for s in statuses} or {s.value for s in RuntimeStatus if s.is_terminal}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            record = self.store.get_instance(instance_id)
+            if record is not None and record.status.value in wanted:
+                return self._status(record, True)
+            if loop.time() >= deadline:
+                current = record.status.value if record else "missing"
+                raise TimeoutError(f"instance '{instance_id}' is {current} after {timeout} s")
+            await asyncio.sleep(0.005)
