@@ -200,6 +200,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
         hub_name=settings.hub_name,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_orchestrations=settings.max_concurrent_orchestrations,
+        app_dir=str(loaded.app_dir),
     )
     app = create_app(runtime, loaded.registry, options.config, manage_runtime=True)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
