@@ -243,7 +243,7 @@ def test_retry_exhaustion_adds_an_immediate_final_timer_then_fails() -> None:
 
 def test_renamed_activity_is_non_deterministic() -> None:
     history = [*start(), ev.new_task_scheduled(at(0), 0, "hello", '"a"')]
-    with pytest.raises(NonDeterminismError, match="named 'hello'.*instead scheduled an activity"):
+    with pytest.raises(NonDeterminismError, match=r"named 'hello'.*instead scheduled an activity"):
         replay(history, [activity("flaky", "a")])
 
 
