@@ -53,7 +53,7 @@ class InstanceGone(DurableError):
 
 
 class InstanceAlreadyExists(DurableError):
-    """Starting an id whose instance is Pending/Running/Suspended (spec §7.2: the host answers 500)."""
+    """Starting an id whose instance is Pending/Running/Suspended (§7.2: the host answers 500)."""
 
     http_status = 500
     exception_type = "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
@@ -65,7 +65,7 @@ class InstanceAlreadyExists(DurableError):
 
 
 class InvalidOperation(DurableError):
-    """The operation does not fit the instance's state, e.g. resume of a running one (500 as the host)."""
+    """The operation does not fit the instance's state, e.g. resuming a running one (500)."""
 
     http_status = 500
     exception_type = "System.InvalidOperationException"

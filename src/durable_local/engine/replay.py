@@ -389,9 +389,7 @@ class _Replay:
                 "Was a change made to the orchestrator code after this instance had already "
                 "started running?"
             )
-        if task.kind != kind or (
-            kind != "timer" and task.name.lower() != recorded_name.lower()
-        ):
+        if task.kind != kind or (kind != "timer" and task.name.lower() != recorded_name.lower()):
             now_text = _KIND_TEXT[task.kind] + (f" named '{task.name}'" if task.name else "")
             raise NonDeterminismError(
                 f"A previous execution of this orchestration scheduled {_KIND_TEXT[kind]}"
