@@ -97,7 +97,10 @@ class History:
 
     def task_scheduled(self, event_id: int, name: str, input_value: Any = None) -> History:
         return self._add(
-            EventType.TASK_SCHEDULED, event_id, Name=name, Input=json.dumps([json.dumps(input_value)])
+            EventType.TASK_SCHEDULED,
+            event_id,
+            Name=name,
+            Input=json.dumps([json.dumps(input_value)]),
         )
 
     def task_completed(self, scheduled_id: int, result: Any) -> History:
@@ -151,9 +154,7 @@ class History:
     def context_json(self) -> str:
         """The orchestration trigger payload of spec section 1 for the current history."""
         last_start = max(
-            i
-            for i, e in enumerate(self.events)
-            if e["EventType"] == EventType.ORCHESTRATOR_STARTED
+            i for i, e in enumerate(self.events) if e["EventType"] == EventType.ORCHESTRATOR_STARTED
         )
         history = []
         for index, event in enumerate(self.events):

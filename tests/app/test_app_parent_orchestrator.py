@@ -17,10 +17,13 @@ Handle = Callable[[str], str]
 
 @pytest.fixture
 def parent(user_function: Callable[[str], Any]) -> Handle:
-    return user_function(PARENT)
+    handle: Handle = user_function(PARENT)
+    return handle
 
 
-def child_result(step: str, child_id: str, status: str = "completed", **extra: Any) -> dict:
+def child_result(
+    step: str, child_id: str, status: str = "completed", **extra: Any
+) -> dict[str, Any]:
     return {
         "step": step,
         "instanceId": child_id,
@@ -72,7 +75,7 @@ def test_sync_starts_with_the_customer_sync_only(parent: Handle) -> None:
     assert (status["completed"], status["total"]) == (0, 2)
 
 
-def sync_history_after_customer(customer: dict | None = None) -> History:
+def sync_history_after_customer(customer: dict[str, Any] | None = None) -> History:
     h = History(RUN_ID, PARENT, SYNC_INPUT)
     h.sub_orchestration_created(0, "customer_sync_sub_orchestrator", CUSTOMER_ID)
     h.orchestrator_completed().orchestrator_started()
@@ -88,7 +91,10 @@ def test_sync_runs_inventory_only_after_the_customer_sync(parent: Handle) -> Non
     calls = outcome.leaves()
     assert [c["instanceId"] for c in calls] == [CUSTOMER_ID, INVENTORY_ID]
     assert calls[1]["functionName"] == "inventory_sync_sub_orchestrator"
-    assert json.loads(calls[1]["input"]) == {"skus": ["SKU-100", "SKU-200"], "ackTimeoutSeconds": 900}
+    assert json.loads(calls[1]["input"]) == {
+        "skus": ["SKU-100", "SKU-200"],
+        "ackTimeoutSeconds": 900,
+    }
     assert outcome.custom_status["stage"] == "inventory_sync"
     assert outcome.custom_status["completed"] == 1
 
@@ -155,9 +161,7 @@ def devices_history(devices: list[str] = DEVICES) -> History:
     """History where every device child has been created (ids 0..n-1)."""
     h = History(RUN_ID, PARENT, {**DEVICES_INPUT, "deviceIds": devices})
     for index, device in enumerate(devices):
-        h.sub_orchestration_created(
-            index, "device_provisioning_orchestrator", device_id_of(device)
-        )
+        h.sub_orchestration_created(index, "device_provisioning_orchestrator", device_id_of(device))
     return h.orchestrator_completed()
 
 

@@ -42,9 +42,7 @@ class FakeDurableRpc:
 
     async def _record(self, request: web.Request) -> None:
         body = await request.text()
-        self.requests.append(
-            {"method": request.method, "path": request.path, "body": body or None}
-        )
+        self.requests.append({"method": request.method, "path": request.path, "body": body or None})
 
     async def get_status(self, request: web.Request) -> web.Response:
         await self._record(request)
@@ -117,12 +115,14 @@ def binding(rpc_base_url: str) -> str:
         "suspendPostUri": f"{BASE}/instances/INSTANCEID/suspend?reason={{text}}&{QUERY}",
         "resumePostUri": f"{BASE}/instances/INSTANCEID/resume?reason={{text}}&{QUERY}",
     }
+    create = f"{BASE}/orchestrators/{{functionName}}[/{{instanceId}}]"
     return json.dumps(
         {
             "taskHubName": "TestHubName",
             "creationUrls": {
-                "createNewInstancePostUri": f"{BASE}/orchestrators/{{functionName}}[/{{instanceId}}]?code=SYSKEY",
-                "createAndWaitOnNewInstancePostUri": f"{BASE}/orchestrators/{{functionName}}[/{{instanceId}}]?timeout={{timeoutInSeconds}}&pollingInterval={{intervalInSeconds}}&code=SYSKEY",
+                "createNewInstancePostUri": f"{create}?code=SYSKEY",
+                "createAndWaitOnNewInstancePostUri": f"{create}?timeout={{timeoutInSeconds}}"
+                "&pollingInterval={intervalInSeconds}&code=SYSKEY",
             },
             "managementUrls": management,
             "baseUrl": BASE,
@@ -368,7 +368,7 @@ async def test_more_devices_than_the_configured_maximum(
     rpc: tuple[FakeDurableRpc, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake, url = rpc
+    _, url = rpc
     monkeypatch.setenv("MAX_DEVICES_PER_RUN", "3")
     four = json.dumps({"deviceIds": ["d1", "d2", "d3", "d4"]}).encode()
     answer = await call(user_function, DEVICES, url, four)

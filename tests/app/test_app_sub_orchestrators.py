@@ -34,7 +34,8 @@ Handle = Callable[[str], str]
 
 @pytest.fixture
 def device(user_function: Callable[[str], Any]) -> Handle:
-    return user_function(DEVICE)
+    handle: Handle = user_function(DEVICE)
+    return handle
 
 
 def device_history(timeout: int = TIMEOUT) -> History:
@@ -63,7 +64,8 @@ def record_input(outcome: Outcome) -> dict[str, Any]:
     """Input of the record_package_outcome call (the last scheduled activity)."""
     action = outcome.leaves()[-1]
     assert action["functionName"] == "record_package_outcome"
-    return json.loads(action["input"])
+    recorded: dict[str, Any] = json.loads(action["input"])
+    return recorded
 
 
 def ack_json(payload: Any) -> str:
@@ -99,7 +101,10 @@ def test_retry_settings_come_from_app_settings(
     monkeypatch.setenv("ACTIVITY_RETRY_MAX_ATTEMPTS", "5")
     monkeypatch.setenv("ACTIVITY_RETRY_FIRST_INTERVAL_MS", "250")
     [call] = run(device, device_history()).leaves()
-    assert call["retryOptions"] == {"firstRetryIntervalInMilliseconds": 250, "maxNumberOfAttempts": 5}
+    assert call["retryOptions"] == {
+        "firstRetryIntervalInMilliseconds": 250,
+        "maxNumberOfAttempts": 5,
+    }
 
 
 def test_waits_for_the_ack_raced_against_a_timer(device: Handle) -> None:
