@@ -61,6 +61,12 @@ log = logging.getLogger("durable_local.dispatcher")
 # long enough never to expire under a live runtime.
 LEASE_SECONDS = 24 * 3600.0
 HISTORY_CACHE_SIZE = 2048
+# Batching: while an instance still waits for its own activities or children, its next episode
+# is held back for up to HOLD_FACTOR times its last replay (never more than MAX_HOLD seconds),
+# so a fan-in is replayed a few times instead of once per trickle of completions. This only
+# changes how messages are batched (spec §7.9), never what an episode does with them.
+HOLD_FACTOR = 2.0
+MAX_HOLD = 1.0
 
 
 @dataclass
@@ -103,6 +109,10 @@ class Dispatcher:
             max_concurrent_activities, thread_name_prefix="activity"
         )
         self._cache: OrderedDict[str, _CachedHistory] = OrderedDict()
+        self._outstanding: dict[str, int] = {}  # activities + children per instance
+        self._ready_since: dict[str, float] = {}  # loop time of the first unseen completion
+        self._last_replay: dict[str, float] = {}
+        self._next_hold: float | None = None
         self.orchestrator_seconds = 0.0  # time inside the SDK handle (the replay floor)
         self.episodes_run = 0
         self.activities_run = 0
@@ -157,17 +167,35 @@ class Dispatcher:
             due = self.store.next_visible_at(self.clock.now())
             if due is not None:
                 timeout = self.clock.seconds_until(due)
+            if self._next_hold is not None:
+                hold = max(0.0, self._next_hold - asyncio.get_running_loop().time())
+                timeout = hold if timeout is None else min(timeout, hold)
             if timeout == 0.0:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
+    def _held(self) -> dict[str, float]:
+        """Instances whose next episode waits for more of their own completions: deadline."""
+        now = asyncio.get_running_loop().time()
+        held = {}
+        for instance_id, since in list(self._ready_since.items()):
+            if self._outstanding.get(instance_id, 0) <= 0:
+                continue
+            hold = min(MAX_HOLD, HOLD_FACTOR * self._last_replay.get(instance_id, 0.0))
+            if since + hold > now:
+                held[instance_id] = since + hold
+        return held
+
     def _fill(self) -> None:
         now = self.clock.now()
+        held = self._held()
+        self._next_hold = min(held.values(), default=None)
         while len(self._episodes) < self.max_orchestrations:
-            item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS)
+            item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS, held.keys())
             if item is None:
                 break
+            self._ready_since.pop(item.instance.instance_id, None)
             self._spawn(self._episodes, self._episode(item))
         free = self.max_activities - len(self._activities)
         if free > 0:
@@ -243,11 +271,30 @@ class Dispatcher:
         commit = self._commit_for(record, outcome, now)
         self.store.commit_episode(item, commit)
         self.episodes_run += 1
+        self._track(record, commit)
         if commit.finished or commit.new_execution_id is not None:
             self._cache.pop(record.instance_id, None)
         else:
             history.texts.extend(stored_text(event) for event in outcome.appended)
             history.events.extend(outcome.appended)
+
+    def _track(self, record: InstanceRecord, commit: EpisodeCommit) -> None:
+        instance_id = record.instance_id
+        if commit.finished or commit.new_execution_id is not None:
+            self._outstanding.pop(instance_id, None)
+            self._last_replay.pop(instance_id, None)
+        else:
+            started = len(commit.activities) + len(commit.children)
+            if started:
+                self._outstanding[instance_id] = self._outstanding.get(instance_id, 0) + started
+        if commit.finished and record.parent is not None:
+            self._completed_one(record.parent.instance_id)
+
+    def _completed_one(self, instance_id: str) -> None:
+        """A completion for ``instance_id`` was queued by this runtime."""
+        if instance_id in self._outstanding:
+            self._outstanding[instance_id] = max(0, self._outstanding[instance_id] - 1)
+            self._ready_since.setdefault(instance_id, asyncio.get_running_loop().time())
 
     def _known_activity(self, name: str) -> bool:
         return name == HTTP_ACTIVITY_NAME or self.registry.activity(name) is not None
@@ -280,7 +327,9 @@ class Dispatcher:
         result = await loop.run_in_executor(
             self._orchestrator_pool, invoke_orchestrator, function, context_json
         )
-        self.orchestrator_seconds += loop.time() - begin
+        elapsed = loop.time() - begin
+        self.orchestrator_seconds += elapsed
+        self._last_replay[record.instance_id] = elapsed
         return parse_sdk_output(result.returned, result.error)
 
     def _commit_for(
@@ -378,6 +427,7 @@ class Dispatcher:
             raise
         self.store.complete_activities([(work, event)])
         self.activities_run += 1
+        self._completed_one(work.instance_id)
 
     async def _run_activity(self, work: ActivityWorkItem) -> Event:
         now = self.clock.now

@@ -8,6 +8,7 @@ is committed in one transaction (``commit_episode``).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -143,9 +144,14 @@ class Store(Protocol):
     def set_status(self, instance_id: str, status: RuntimeStatus, updated: datetime) -> None: ...
 
     def claim_orchestration(
-        self, owner: str, now: datetime, lease_seconds: float
+        self,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        exclude: Collection[str] = (),
     ) -> OrchestrationWorkItem | None:
-        """Lease one instance with visible messages (a suspended one only for control events)."""
+        """Lease one instance with visible messages (a suspended one only for control events),
+        skipping the instances in ``exclude``."""
         ...
 
     def commit_episode(self, item: OrchestrationWorkItem, commit: EpisodeCommit) -> None:

@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -273,17 +273,24 @@ class SqliteStore:
 
     # -- orchestration work --------------------------------------------------------------------
     def claim_orchestration(
-        self, owner: str, now: datetime, lease_seconds: float
+        self,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        exclude: Collection[str] = (),
     ) -> OrchestrationWorkItem | None:
         now_us = to_micros(now)
+        skip = ""
+        if exclude:
+            skip = f"AND m.instance_id NOT IN ({', '.join('?' for _ in exclude)}) "
         with self._tx() as conn:
             row = conn.execute(
                 "SELECT m.instance_id FROM messages m JOIN instances i "
                 "ON i.instance_id = m.instance_id "
                 "WHERE m.visible_at <= ? AND (i.lock_until IS NULL OR i.lock_until < ?) "
-                "AND (i.status != 'Suspended' OR m.control = 1) "
+                f"AND (i.status != 'Suspended' OR m.control = 1) {skip}"
                 "ORDER BY m.id LIMIT 1",
-                (now_us, now_us),
+                (now_us, now_us, *exclude),
             ).fetchone()
             if row is None:
                 self._drop_orphan_messages(conn, now_us)
