@@ -88,7 +88,9 @@ def load_local_settings(
             f"{path}: IsEncrypted is true; durable-local cannot decrypt settings. "
             "Store them unencrypted (func settings decrypt)."
         )
-    values = data.get("Values") or {}
+    values = data.get("Values")
+    if values is None:
+        values = {}
     if not isinstance(values, dict):
         raise LoaderError(f"{path}: 'Values' must be an object of string settings.")
     applied: dict[str, str] = {}
