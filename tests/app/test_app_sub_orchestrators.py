@@ -332,3 +332,26 @@ def test_invalid_child_input_fails_the_child(device: Handle) -> None:
     outcome = run(device, h)
     assert outcome.error is not None
     assert "deviceId" in outcome.error
+
+
+def test_a_week_long_ack_window_uses_long_timer_slices_and_the_ack_cancels_it(
+    device: Handle,
+) -> None:
+    week = 604_800
+    h = device_history(week)
+    h.task_scheduled(0, "build_device_installation_package").orchestrator_completed()
+    h.orchestrator_started().task_completed(0, PACKAGE)
+    h.task_scheduled(1, "send_package_to_device").orchestrator_completed()
+    h.orchestrator_started().task_completed(1, RECEIPT)
+    # Beyond maximumShortTimerDuration (6 days) the SDK waits in 3-day slices from "now".
+    first_slice = h.now + timedelta(days=3)
+    waiting = run(device, h)
+    timers = [a for a in waiting.leaves() if a["actionType"] == ActionType.CREATE_TIMER]
+    assert [t["fireAt"] for t in timers] == [iso(first_slice)]
+    assert waiting.custom_status["ackTimeoutSeconds"] == week
+    h.timer_created(2, first_slice).orchestrator_completed()
+    h.orchestrator_started().event_raised(ACK_EVENT, ack_json({"ok": True, "sha256": DIGEST}))
+    recording = run(device, h)
+    timers = [a for a in recording.leaves() if a["actionType"] == ActionType.CREATE_TIMER]
+    assert all(t["isCanceled"] for t in timers)
+    assert record_input(recording)["status"] == "completed"
