@@ -9,8 +9,9 @@ import pytest
 from yarl import URL
 
 from durable_local.http import HostKeys
+from durable_local.loader import load_app
 
-from .conftest import Host
+from .conftest import FIXTURES, Host
 
 
 async def test_route_params_query_headers_and_url(host: Host) -> None:
@@ -179,3 +180,21 @@ async def test_with_keys_the_sdk_client_still_works_and_urls_carry_the_system_ke
     assert (await host.client.get(bare)).status == 401
     binding = await (await host.client.get("/api/binding")).json()
     assert binding["creationUrls"]["createNewInstancePostUri"].endswith("?code=skey")
+
+
+# --------------------------------------------------------------------------------------------
+# An app with an empty route prefix and a hub name taken from an app setting
+# --------------------------------------------------------------------------------------------
+
+
+async def test_empty_route_prefix_and_hub_from_setting(make_host: Any) -> None:
+    host = await make_host(load_app(FIXTURES / "prefix_app"))
+    assert host.runtime.hub_name == "PrefixHub"
+    response = await host.client.get("/hello/Ann")
+    assert response.status == 200
+    assert await response.text() == "Hi Ann from hub"  # the SDK sends a str output raw
+    assert (await host.client.get("/api/hello/Ann")).status == 404
+    # The reserved areas still win over an empty prefix.
+    listing = await host.client.get("/runtime/webhooks/durabletask/instances?taskHub=PREFIXHUB")
+    assert listing.status == 200
+    assert len(await listing.json()) == 1
