@@ -154,6 +154,12 @@ def describe_functions(loaded: LoadedApp, base_url: str, route_prefix: str) -> s
         methods = ",".join(function.methods) if function.methods else "GET,POST,..."
         route = function.route.strip("/")
         lines.append(f"\t{function.function_name}: [{methods}] {base_url}{prefix}/{route}")
+        hub = function.client_task_hub
+        if hub and hub.lower() != loaded.settings.hub_name.lower():
+            lines.append(
+                f"\t  warning: its durable client names task hub '{hub}'; durable-local serves "
+                f"only '{loaded.settings.hub_name}' and binds the client to it"
+            )
         lines.append("")
     for orchestrator in sorted(registry.orchestrators.values(), key=lambda o: o.name.lower()):
         alias = (

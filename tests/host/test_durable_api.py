@@ -567,3 +567,31 @@ async def test_host_status(host: Host) -> None:
     assert body["state"] == "Running"
     assert body["taskHubName"] == "HostTestHub"
     assert "hello_sequence" in body["functions"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers"),
+    [
+        ("POST", f"{WEBHOOK}/orchestrators/hello_sequence", b"\xff\xfe\x00garbage", {}),
+        ("POST", f"{WEBHOOK}/orchestrators/%ZZ", b"", {}),
+        ("GET", f"{WEBHOOK}/instances/%ff%fe", b"", {}),
+        ("GET", f"{WEBHOOK}/instances/" + "x" * 5000, b"", {}),
+        ("GET", f"{WEBHOOK}/instances?createdTimeFrom=%00", b"", {}),
+        (
+            "POST",
+            f"{WEBHOOK}/instances/x/raiseEvent/E",
+            b"\x00",
+            {"Content-Type": "application/json"},
+        ),
+        ("DELETE", f"{WEBHOOK}/instances?createdTimeFrom=2020-01-01&runtimeStatus=,,,", b"", {}),
+    ],
+)
+async def test_malformed_requests_get_json_answers(
+    host: Host, method: str, path: str, body: bytes, headers: dict[str, str]
+) -> None:
+    response = await host.client.request(method, path, data=body, headers=headers)
+    assert 400 <= response.status < 500
+    text = await response.text()
+    if text:
+        json.loads(text)
+    assert (await host.client.get("/admin/host/status")).status == 200
