@@ -68,6 +68,9 @@ _log = get_logger(__name__)
 #: stay well inside it even for a 500-device run. The prefix lets a poller list the rest.
 MAX_LISTED_CHILD_IDS = 25
 
+#: Longest single durable timer (Azure Storage's long-timer interval; well under its 6-day cap).
+TIMER_SLICE = timedelta(days=3)
+
 Gen = Generator[Any, Any, Any]
 JsonDict = dict[str, Any]
 
@@ -169,13 +172,8 @@ def _package_handshake(
             }
         )
         ack = context.wait_for_external_event(ACK_EVENT)
-        timer = context.create_timer(deadline)
-        winner = yield context.task_any([ack, timer])
-        if winner is ack:
-            # Cancelled, the timer no longer keeps the instance open (a pending durable timer
-            # would hold it Running until the deadline).
-            if not timer.is_completed:
-                timer.cancel()
+        acked = yield from _race_ack_against_deadline(context, ack, deadline)
+        if acked:
             outcome = evaluate_ack(ack.result, package["sha256"])
             status, reason, verified = outcome.status, outcome.reason, outcome.digest_verified
         else:
@@ -217,6 +215,29 @@ def _package_handshake(
             instance_id=instance_id,
         )
     return result
+
+
+def _race_ack_against_deadline(
+    context: df.DurableOrchestrationContext, ack: Any, deadline: datetime
+) -> Gen:
+    """Wait for ``ack`` until ``deadline``; True when the ack came first.
+
+    The wait is cut into timers of at most ``TIMER_SLICE`` instead of one ``create_timer``
+    for the whole window: beyond 6 days the SDK substitutes a long-timer task whose
+    ``cancel()`` does not mark the timer slices it emits as cancelled, so the host would keep
+    the finished instance Running until the last slice fired. Short timers cancel cleanly.
+    """
+    while True:
+        slice_end = min(deadline, context.current_utc_datetime + TIMER_SLICE)
+        timer = context.create_timer(slice_end)
+        winner = yield context.task_any([ack, timer])
+        if winner is ack:
+            # Cancelled, the timer no longer keeps the instance open until it fires.
+            if not timer.is_completed:
+                timer.cancel()
+            return True
+        if slice_end >= deadline:
+            return False
 
 
 def _child_ack_timeout(data: JsonDict) -> int:

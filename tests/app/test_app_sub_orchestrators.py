@@ -355,3 +355,29 @@ def test_a_week_long_ack_window_uses_long_timer_slices_and_the_ack_cancels_it(
     timers = [a for a in recording.leaves() if a["actionType"] == ActionType.CREATE_TIMER]
     assert all(t["isCanceled"] for t in timers)
     assert record_input(recording)["status"] == "completed"
+
+
+def test_a_week_long_ack_window_times_out_after_its_last_slice(device: Handle) -> None:
+    week = 604_800
+    h = device_history(week)
+    h.task_scheduled(0, "build_device_installation_package").orchestrator_completed()
+    h.orchestrator_started().task_completed(0, PACKAGE)
+    deadline = h.now + timedelta(seconds=week)
+    h.task_scheduled(1, "send_package_to_device").orchestrator_completed()
+    h.orchestrator_started().task_completed(1, RECEIPT)
+    slices = [h.now + timedelta(days=3), h.now + timedelta(days=6), deadline]
+    timer_id = 2
+    for index, fire_at in enumerate(slices):
+        h.timer_created(timer_id, fire_at).orchestrator_completed()
+        h.orchestrator_started(advance=fire_at - h.now).timer_fired(timer_id, fire_at)
+        outcome = run(device, h)
+        timers = [
+            a["fireAt"] for a in outcome.leaves() if a["actionType"] == ActionType.CREATE_TIMER
+        ]
+        if index < len(slices) - 1:
+            # A slice fired before the deadline: keep waiting with the next slice.
+            assert timers == [iso(s) for s in slices[: index + 2]]
+            assert outcome.custom_status["stage"] == "awaiting_ack"
+        else:
+            assert record_input(outcome)["status"] == "timed_out"
+        timer_id += 1
