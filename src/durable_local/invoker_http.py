@@ -240,12 +240,13 @@ async def invoke_http(
             )
         kwargs[function.client_binding] = client_binding
     if function.wants_context:
+        lowered = {name.lower(): value for name, value in request.headers.items()}
         kwargs["context"] = InvocationContext(
             function.function_name,
             function_directory,
             invocation_id,
-            trace_parent=request.headers.get("traceparent", ""),
-            trace_state=request.headers.get("tracestate", ""),
+            trace_parent=lowered.get("traceparent", ""),
+            trace_state=lowered.get("tracestate", ""),
         )
     try:
         if function.is_async:

@@ -92,7 +92,9 @@ async def test_failing_function_is_500_with_empty_body(host: Host, route: str) -
 
 
 async def test_context_parameter(host: Host) -> None:
-    body = await (await host.client.get("/api/ctx")).json()
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    body = await (await host.client.get("/api/ctx", headers={"TraceParent": parent})).json()
+    assert body["trace_parent"] == parent
     assert body["function_name"] == "with_context"
     assert body["function_directory"] == str(host.loaded.app_dir)
     assert len(body["invocation_id"]) == 36
