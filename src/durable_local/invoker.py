@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -32,6 +33,7 @@ class OrchestratorResult:
     returned: str | None
     error: str | None
     stack: str | None = None
+    seconds: float = 0.0  # wall time inside the handle, measured in the calling thread
 
 
 class ActivityFailure(Exception):
@@ -45,13 +47,17 @@ class ActivityFailure(Exception):
 
 def invoke_orchestrator(function: OrchestratorFunction, context_json: str) -> OrchestratorResult:
     """Run one episode of the SDK replay (synchronous: call it from a worker thread)."""
+    begin = time.perf_counter()
     try:
         returned = function.handle(func.OrchestrationContext(context_json))
     except Exception as exc:  # the SDK reports orchestrator failures by raising
-        return OrchestratorResult(None, str(exc) or type(exc).__name__, traceback.format_exc())
+        seconds = time.perf_counter() - begin
+        error = str(exc) or type(exc).__name__
+        return OrchestratorResult(None, error, traceback.format_exc(), seconds)
+    seconds = time.perf_counter() - begin
     if not isinstance(returned, str):
         returned = json.dumps(returned)
-    return OrchestratorResult(returned, None)
+    return OrchestratorResult(returned, None, seconds=seconds)
 
 
 async def invoke_activity(

@@ -1,0 +1,1 @@
+"""durable-local benchmarks (issue 6): ``python -m bench --help``."""
