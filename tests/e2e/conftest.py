@@ -1,0 +1,57 @@
+"""Fixtures for the end-to-end tests: the real function_app.py on durable-local, over real HTTP.
+
+Each test module shares one runtime process (``durable-local start`` on a free port with its
+own SQLite store in a temporary folder); app settings reach the app through environment
+variables, as app settings do in Azure.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:  # `pytest` without `python -m` does not add the root
+    sys.path.insert(0, str(REPO_ROOT))
+
+from demo.durable_client import DurableClient  # noqa: E402
+from demo.host_process import LocalHost  # noqa: E402
+
+#: Settings for the shared runtime of a test module: short retries, a default ack window
+#: long enough that nothing times out unless a test asks for it.
+E2E_SETTINGS = {
+    "ACK_TIMEOUT_SECONDS": "60",
+    "ACTIVITY_RETRY_MAX_ATTEMPTS": "2",
+    "ACTIVITY_RETRY_FIRST_INTERVAL_MS": "200",
+    "PENDING_DEVICE_IDS": "cfg-a,cfg-b,cfg-c",
+    "HTTP_AUTH_LEVEL": "FUNCTION",
+}
+
+
+def start_host(tmp: Path, **settings: str) -> LocalHost:
+    host = LocalHost(tmp / "durable.db", tmp / "durable-local.log", settings=E2E_SETTINGS)
+    host.settings.update(settings)
+    host.start()
+    return host
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHost]:
+    """One durable-local process per test module."""
+    running = start_host(tmp_path_factory.mktemp("durable-local"))
+    try:
+        yield running
+    finally:
+        running.stop()
+        if running.process is not None and running.process.returncode not in (0, None):
+            print(running.log_text()[-5000:])
+
+
+@pytest.fixture
+async def client(host: LocalHost) -> AsyncIterator[DurableClient]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        yield DurableClient(session, host.base_url)
