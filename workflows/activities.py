@@ -91,7 +91,8 @@ def _build(kind: PackageKind, request: BuildPackageRequest) -> PackageInfo:
     _log.info(
         "stored %s package %s (%d bytes, sha256 %s)",
         kind,
-        stored.url,
+        # Without the query: a SAS is a bearer credential and does not belong in logs.
+        stored.url.split("?", 1)[0],
         stored.size_bytes,
         stored.sha256,
         **_ids(request),

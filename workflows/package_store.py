@@ -1,20 +1,28 @@
 """Where packages live: the ``PackageStore`` interface and its in-memory implementation.
 
-Activities only ever talk to a ``PackageStore``. The in-memory store keeps bytes in the worker
-process and hands out ``memory://`` URLs; it is deterministic (same content, same URL, same
-digest), which is what idempotent activities need. Real Azure Blob Storage with SAS URLs
-arrives as another implementation of the same protocol (see docs/app.md).
+Activities only ever talk to a ``PackageStore``. Two implementations:
+
+* ``BlobPackageStore`` (``workflows/blob_store.py``, ``PACKAGE_STORE=blob``, the default):
+  Azure Blob Storage or Azurite, read-only SAS URLs valid for the ack window.
+* ``InMemoryPackageStore`` (``PACKAGE_STORE=memory``): bytes in the worker process,
+  ``memory://`` URLs nobody outside the process can fetch; for unit tests of orchestrators
+  and activities.
+
+Both are deterministic where it matters for idempotent activities: the same name always holds
+the same bytes with the same digest, and a re-run overwrites the blob with identical content.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
 
-from workflows.settings import load_settings
+from workflows.settings import PACKAGE_STORE, SettingsError, load_settings
 
 
 @dataclass(frozen=True)
@@ -93,12 +101,33 @@ _store: PackageStore | None = None
 _store_lock = threading.Lock()
 
 
+def create_package_store(env: Mapping[str, str] | None = None) -> PackageStore:
+    """The store the app settings select (``PACKAGE_STORE``; ``os.environ`` unless ``env``).
+
+    Raises ``SettingsError`` naming the setting when the storage configuration is unusable;
+    in an activity that becomes an activity failure the orchestrator reports as the reason.
+    """
+    source = os.environ if env is None else env
+    settings = load_settings(source)
+    if settings.package_store == "memory":
+        return InMemoryPackageStore(settings.package_base_url)
+    if settings.package_store == "blob":
+        # Imported here: blob_store imports this module (StoredObject).
+        from workflows.blob_store import create_blob_store
+
+        return create_blob_store(settings, source)
+    raise SettingsError(PACKAGE_STORE, f"unknown package store {settings.package_store!r}")
+
+
 def get_package_store() -> PackageStore:
-    """The process-wide store activities use (created from the app settings on first use)."""
+    """The process-wide store activities use (created from the app settings on first use).
+
+    A failed creation is not cached: the next activity attempt tries again.
+    """
     global _store
     with _store_lock:
         if _store is None:
-            _store = InMemoryPackageStore(load_settings().package_base_url)
+            _store = create_package_store()
         return _store
 
 

@@ -31,6 +31,14 @@ MAX_DEVICES_PER_RUN = "MAX_DEVICES_PER_RUN"
 PENDING_DEVICE_IDS = "PENDING_DEVICE_IDS"
 HTTP_AUTH_LEVEL = "HTTP_AUTH_LEVEL"
 PACKAGE_BASE_URL = "PACKAGE_BASE_URL"
+PACKAGE_STORE = "PACKAGE_STORE"
+PACKAGE_STORAGE_CONNECTION = "PACKAGE_STORAGE_CONNECTION"
+PACKAGE_STORAGE_ACCOUNT_URL = "PACKAGE_STORAGE_ACCOUNT_URL"
+PACKAGE_STORAGE_CLIENT_ID = "PACKAGE_STORAGE_CLIENT_ID"
+PACKAGE_SAS_GRACE_SECONDS = "PACKAGE_SAS_GRACE_SECONDS"
+
+#: Package store implementations ``PACKAGE_STORE`` may name.
+PACKAGE_STORE_KINDS = ("blob", "memory")
 
 DEFAULTS: dict[str, str] = {
     ACK_TIMEOUT_SECONDS: "900",
@@ -40,6 +48,11 @@ DEFAULTS: dict[str, str] = {
     PENDING_DEVICE_IDS: "",
     HTTP_AUTH_LEVEL: "FUNCTION",
     PACKAGE_BASE_URL: "memory://packages",
+    PACKAGE_STORE: "blob",
+    PACKAGE_STORAGE_CONNECTION: "AzureWebJobsStorage",
+    PACKAGE_STORAGE_ACCOUNT_URL: "",
+    PACKAGE_STORAGE_CLIENT_ID: "",
+    PACKAGE_SAS_GRACE_SECONDS: "300",
 }
 
 
@@ -62,6 +75,16 @@ class AppSettings:
     pending_device_ids: tuple[str, ...]
     http_auth_level: func.AuthLevel
     package_base_url: str
+    #: ``blob`` (Azure Blob Storage, SAS URLs) or ``memory`` (worker memory, tests).
+    package_store: str = "blob"
+    #: Name of the app setting that holds the storage connection string.
+    package_storage_connection: str = "AzureWebJobsStorage"
+    #: Blob endpoint for managed-identity access (user-delegation SAS); empty: connection string.
+    package_storage_account_url: str = ""
+    #: Client id of a user-assigned managed identity (empty: system-assigned / developer login).
+    package_storage_client_id: str = ""
+    #: Extra validity of a SAS URL beyond the ack window (the deadline starts after the build).
+    package_sas_grace_seconds: int = 300
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -108,6 +131,24 @@ def _auth_level_setting(env: Mapping[str, str]) -> func.AuthLevel:
         raise SettingsError(HTTP_AUTH_LEVEL, f"expected one of {allowed}, got {text!r}") from None
 
 
+def _package_store_setting(env: Mapping[str, str]) -> str:
+    kind = _raw(env, PACKAGE_STORE).lower()
+    if kind not in PACKAGE_STORE_KINDS:
+        allowed = ", ".join(PACKAGE_STORE_KINDS)
+        raise SettingsError(PACKAGE_STORE, f"expected one of {allowed}, got {kind!r}")
+    return kind
+
+
+def _account_url_setting(env: Mapping[str, str]) -> str:
+    url = env.get(PACKAGE_STORAGE_ACCOUNT_URL, "").strip().rstrip("/")
+    if url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", url):
+        raise SettingsError(
+            PACKAGE_STORAGE_ACCOUNT_URL,
+            f"expected a blob endpoint like https://<account>.blob.core.windows.net, got {url!r}",
+        )
+    return url
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> AppSettings:
     """Read and validate all app settings (``os.environ`` unless ``env`` is given)."""
     source = os.environ if env is None else env
@@ -125,4 +166,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> AppSettings:
         pending_device_ids=_device_ids_setting(source),
         http_auth_level=_auth_level_setting(source),
         package_base_url=base_url,
+        package_store=_package_store_setting(source),
+        package_storage_connection=_raw(source, PACKAGE_STORAGE_CONNECTION),
+        package_storage_account_url=_account_url_setting(source),
+        package_storage_client_id=source.get(PACKAGE_STORAGE_CLIENT_ID, "").strip(),
+        package_sas_grace_seconds=_int_setting(source, PACKAGE_SAS_GRACE_SECONDS, 0, 86_400),
     )
