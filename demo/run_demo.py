@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 
+from demo.azurite import AzuriteBlob, AzuriteError, azurite_installed
 from demo.durable_client import ACK_EVENT, DurableClient
 from demo.host_process import LocalHost
 
@@ -221,17 +222,44 @@ def print_outputs(sync: dict[str, Any], devices: dict[str, Any]) -> None:
         )
 
 
-async def run(devices: int, device_timeout: int, workdir: Path) -> int:
+def package_settings(store: str, workdir: Path) -> tuple[dict[str, str], AzuriteBlob | None]:
+    """App settings for the package store; starts Azurite for ``blob`` (``auto``: if installed)."""
+    if store == "auto":
+        store = "blob" if azurite_installed() else "memory"
+        if store == "memory":
+            _print("Azurite is not installed (npm install): packages stay in worker memory.")
+    if store == "memory":
+        return {"PACKAGE_STORE": "memory"}, None
+    azurite = AzuriteBlob(workdir / "azurite")
+    _print("Starting Azurite (blob service) ...")
+    endpoint = azurite.start()
+    _print(f"Azurite is serving blobs on {endpoint}")
+    return {"PACKAGE_STORE": "blob", "AzureWebJobsStorage": azurite.connection_string}, azurite
+
+
+async def run(devices: int, device_timeout: int, workdir: Path, store: str) -> int:
+    started = time.monotonic()
+    settings, azurite = package_settings(store, workdir)
+    try:
+        return await _run(devices, device_timeout, workdir, settings, started)
+    finally:
+        if azurite is not None:
+            azurite.stop()
+
+
+async def _run(
+    devices: int, device_timeout: int, workdir: Path, settings: dict[str, str], started: float
+) -> int:
     host = LocalHost(
         workdir / "durable.db",
         workdir / "durable-local.log",
         settings={
             "ACK_TIMEOUT_SECONDS": str(SYNC_ACK_TIMEOUT),
             "ACTIVITY_RETRY_FIRST_INTERVAL_MS": "1000",
+            **settings,
         },
     )
     _print(f"Starting durable-local (store {host.store}) ...")
-    started = time.monotonic()
     base_url = host.start()
     _print(f"durable-local is serving on {base_url} ({time.monotonic() - started:.1f} s)")
     failures: list[str] = []
@@ -303,6 +331,13 @@ def main(argv: list[str] | None = None) -> int:
         "--device-ack-timeout", type=int, default=4, help="ackTimeoutSeconds of the device run (4)"
     )
     parser.add_argument(
+        "--package-store",
+        choices=("auto", "blob", "memory"),
+        default="auto",
+        help="blob: packages on a private Azurite (SAS URLs, digests checked by download); "
+        "memory: worker memory (memory:// URLs); auto (default): blob if Azurite is installed",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the store and the runtime log afterwards"
     )
     args = parser.parse_args(argv)
@@ -310,9 +345,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--devices must be at least 13 (device-007 rejects, device-013 times out)")
     if args.keep:
         workdir = Path(tempfile.mkdtemp(prefix="durable-demo-"))
-        return asyncio.run(run(args.devices, args.device_ack_timeout, workdir))
+        _print(f"Keeping the store and logs in {workdir}")
+        return _main(args, workdir)
     with tempfile.TemporaryDirectory(prefix="durable-demo-") as tmp:
-        return asyncio.run(run(args.devices, args.device_ack_timeout, Path(tmp)))
+        return _main(args, Path(tmp))
+
+
+def _main(args: argparse.Namespace, workdir: Path) -> int:
+    try:
+        return asyncio.run(run(args.devices, args.device_ack_timeout, workdir, args.package_store))
+    except (AzuriteError, RuntimeError, TimeoutError) as exc:
+        _print(f"\nDEMO FAILED: {exc}")
+        return 1
 
 
 if __name__ == "__main__":

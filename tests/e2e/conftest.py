@@ -29,6 +29,8 @@ E2E_SETTINGS = {
     "ACTIVITY_RETRY_FIRST_INTERVAL_MS": "200",
     "PENDING_DEVICE_IDS": "cfg-a,cfg-b,cfg-c",
     "HTTP_AUTH_LEVEL": "FUNCTION",
+    # Worker-memory packages (memory:// URLs): no storage emulator needed.
+    "PACKAGE_STORE": "memory",
 }
 
 
