@@ -25,12 +25,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+)
 from azure.storage.blob import (
     BlobSasPermissions,
     BlobServiceClient,
     ContentSettings,
-    ExponentialRetry,
+    LinearRetry,
     UserDelegationKey,
     generate_blob_sas,
 )
@@ -207,6 +212,10 @@ class UserDelegationSigner:
 # ---- the store ------------------------------------------------------------------------------
 
 
+class PackageStorageError(RuntimeError):
+    """Blob storage could not be reached or refused a request (the message says which)."""
+
+
 def _is_container_missing(error: ResourceNotFoundError) -> bool:
     return getattr(error, "error_code", None) == "ContainerNotFound"
 
@@ -259,12 +268,24 @@ class BlobPackageStore:
             "metadata": {"sha256": digest},
         }
         try:
-            blob.upload_blob(bytes(data), **upload)
-        except ResourceNotFoundError as error:
-            if not _is_container_missing(error):
-                raise
-            self._create_container(container)
-            blob.upload_blob(bytes(data), **upload)
+            try:
+                blob.upload_blob(bytes(data), **upload)
+            except ResourceNotFoundError as error:
+                if not _is_container_missing(error):
+                    raise
+                self._create_container(container)
+                blob.upload_blob(bytes(data), **upload)
+        except ServiceRequestError as error:
+            # Raised as a one-liner the orchestrator can show as the child's failure reason.
+            raise PackageStorageError(
+                f"blob storage unreachable at {self._service.url}: could not upload "
+                f"{container}/{name} ({error})"
+            ) from error
+        except HttpResponseError as error:
+            raise PackageStorageError(
+                f"blob storage refused the upload of {container}/{name}: "
+                f"HTTP {error.status_code} {getattr(error, 'error_code', None) or ''}".rstrip()
+            ) from error
 
         now = self._clock()
         sas = self._signer.sign(
@@ -286,12 +307,11 @@ class BlobPackageStore:
 
 
 def _client_options() -> dict[str, Any]:
-    # Few, quick SDK retries: the durable activity retry (ACTIVITY_RETRY_*) is the real retry,
-    # and an unreachable account should fail the attempt in seconds, not minutes.
+    # One quick SDK retry for a transient blip: the durable activity retry (ACTIVITY_RETRY_*)
+    # is the real retry, and an unreachable account should fail the attempt in about a second
+    # (the SDK default retries for half a minute and more).
     return {
-        "retry_policy": ExponentialRetry(
-            initial_backoff=1, increment_base=2, retry_total=2, random_jitter_range=1
-        ),
+        "retry_policy": LinearRetry(backoff=1, retry_total=1, random_jitter_range=1),
         "connection_timeout": 10,
         "read_timeout": 60,
     }
