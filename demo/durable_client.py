@@ -9,6 +9,7 @@ parsed value, so callers assert on the documented codes themselves.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from typing import Any
@@ -58,6 +59,8 @@ class DurableClient:
         kwargs: dict[str, Any] = {"headers": headers, "params": params}
         if json_body is not None:
             kwargs["json"] = json_body
+        elif isinstance(data, bytes) and len(data) > 1024 * 1024:
+            kwargs["data"] = io.BytesIO(data)  # aiohttp warns about large raw bodies
         elif data is not None:
             kwargs["data"] = data
         # encoded=True: the caller's path goes on the wire exactly as written.
