@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
 import uuid
@@ -28,13 +29,24 @@ def unique(prefix: str) -> str:
 async def ack_when_waiting(
     client: DurableClient, child_id: str, payload: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Play the consumer: wait for ``awaiting_ack``, then ack with the status's digest."""
+    """Play the consumer: wait for ``awaiting_ack``, then ack with the digest it downloaded.
+
+    With blob storage (the app's default; Azurite here) the package is fetched through its SAS
+    URL and the digest of the bytes is acked; a ``memory://`` URL cannot be fetched from
+    outside the worker, so then the status's digest is acked.
+    """
     status = await client.wait_for_stage(child_id, "awaiting_ack")
     custom = status["customStatus"]
     assert custom["eventName"] == ACK_EVENT
     assert len(custom["sha256"]) == 64
     assert custom["packageUrl"]
-    body = payload if payload is not None else {"ok": True, "sha256": custom["sha256"]}
+    digest = custom["sha256"]
+    if custom["packageUrl"].startswith(("http://", "https://")):
+        async with client.session.get(custom["packageUrl"]) as download:
+            assert download.status == 200, await download.text()
+            digest = hashlib.sha256(await download.read()).hexdigest()
+        assert digest == custom["sha256"]
+    body = payload if payload is not None else {"ok": True, "sha256": digest}
     response = await client.raise_event(child_id, body)
     assert response.status == 202, response
     assert response.text == ""
