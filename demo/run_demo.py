@@ -101,6 +101,9 @@ class Consumer:
         if short in self.rejecting:
             payload: dict[str, Any] = {"ok": False, "reason": REJECT_REASON}
             self.handled[child_id] = "rejected"
+        elif not digest:
+            payload = {"ok": False, "reason": source}
+            self.handled[child_id] = "download-refused"
         elif digest != custom["sha256"]:
             payload = {"ok": False, "reason": f"sha256 mismatch: downloaded {digest}"}
             self.handled[child_id] = "digest-mismatch"
@@ -120,7 +123,8 @@ class Consumer:
         async with self.session.get(url) as response:
             if response.status != 200:
                 self.problems.append(f"GET {url} answered {response.status}")
-                return "", "download failed"
+                # An expired or tampered SAS: storage refuses (403) and the device says so.
+                return "", f"download refused by storage: HTTP {response.status}"
             data = await response.read()
         return hashlib.sha256(data).hexdigest(), "downloaded, digest checked"
 
