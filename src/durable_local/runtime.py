@@ -90,8 +90,8 @@ class DurableRuntime:
             raise InstanceGone(instance_id, record.status.value)
         return record
 
-    def _send(self, instance_id: str, event: ev.Event, *, control: bool = False) -> None:
-        self.store.enqueue(instance_id, event, control=control)
+    def _send(self, instance_id: str, event: ev.Event) -> None:
+        self.store.enqueue(instance_id, event)
         self.dispatcher.wake()
 
     # -- starting ------------------------------------------------------------------------------
@@ -151,13 +151,13 @@ class DurableRuntime:
 
     async def terminate(self, instance_id: str, reason: str | None = None) -> None:
         self._active(instance_id)
-        self._send(instance_id, ev.new_execution_terminated(self.clock.now(), reason), control=True)
+        self._send(instance_id, ev.new_execution_terminated(self.clock.now(), reason))
 
     async def suspend(self, instance_id: str, reason: str | None = None) -> None:
         record = self._active(instance_id)
         if record.status == RuntimeStatus.SUSPENDED:
             raise InvalidOperation(f"The instance '{instance_id}' is already suspended.")
-        self._send(instance_id, ev.new_execution_suspended(self.clock.now(), reason), control=True)
+        self._send(instance_id, ev.new_execution_suspended(self.clock.now(), reason))
 
     async def resume(self, instance_id: str, reason: str | None = None) -> None:
         record = self._active(instance_id)
@@ -166,7 +166,7 @@ class DurableRuntime:
                 f"The instance '{instance_id}' is {record.status.value}, not Suspended: "
                 "only a suspended instance can be resumed."
             )
-        self._send(instance_id, ev.new_execution_resumed(self.clock.now(), reason), control=True)
+        self._send(instance_id, ev.new_execution_resumed(self.clock.now(), reason))
 
     def _suspension_pending(self, instance_id: str) -> bool:
         # A suspend accepted a moment ago is applied by the next episode; resuming it is valid.

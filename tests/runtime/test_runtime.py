@@ -640,6 +640,8 @@ async def test_suspend_and_resume(h: Harness) -> None:
     # no new actions while suspended: nothing scheduled after the first activity
     assert [e["Name"] for e in of_type(events, ET.TASK_SCHEDULED)] == ["blocker"]
     assert [e["Reason"] for e in of_type(events, ET.EXECUTION_SUSPENDED)] == ["hold on"]
+    # what arrives while suspended is recorded in history at once, as DTFx does
+    assert [e["Input"] for e in of_type(events, ET.EVENT_RAISED)] == ['"while-suspended"']
     assert fixture_app.CALLS.get("hello") is None
 
     await h.rt.resume(iid, "go on")
@@ -982,6 +984,12 @@ async def test_suspend_before_the_first_episode(h: Harness) -> None:
     status = await h.status(iid)
     assert status["runtimeStatus"] == "Suspended"
     assert status["customStatus"] is None  # the orchestrator has not run
+    # the history still opens as the host's does: OrchestratorStarted, ExecutionStarted
+    assert h.types(iid)[:3] == [
+        ET.ORCHESTRATOR_STARTED,
+        ET.EXECUTION_STARTED,
+        ET.EXECUTION_SUSPENDED,
+    ]
     await h.rt.resume(iid)
     await h.rt.wait_idle()
     assert (await h.status(iid))["customStatus"] == {"stage": "waiting"}

@@ -551,22 +551,15 @@ def test_client_messages_are_visible_whatever_the_clock(store: Store) -> None:
     assert claim(store, T0 - timedelta(days=365)) is not None
 
 
-def test_suspended_instance_is_claimable_only_for_control_messages(store: Store) -> None:
+def test_suspended_instance_is_claimed_so_its_events_are_recorded(store: Store) -> None:
     started_and_running(store, "i1")
     store.set_status("i1", RuntimeStatus.SUSPENDED, T0)
     store.enqueue("i1", ev.new_event_raised(T0, "E", "1"))
-    assert claim(store) is None
-    assert not store.has_ready_work(T0)
     assert store.pending_event_types("i1") == {EventType.EVENT_RAISED}
-    store.enqueue("i1", ev.new_execution_resumed(T0, "go"), control=True)
     assert store.has_ready_work(T0)
     item = claim(store)
     assert item is not None
-    assert [m.event["EventType"] for m in item.messages] == [
-        EventType.EVENT_RAISED,
-        EventType.EXECUTION_RESUMED,
-    ]
-    assert store.pending_event_types("i1") == {EventType.EVENT_RAISED, EventType.EXECUTION_RESUMED}
+    assert [m.event["EventType"] for m in item.messages] == [EventType.EVENT_RAISED]
 
 
 def test_has_ready_work_counts_leased_activities(store: Store) -> None:

@@ -147,8 +147,10 @@ def plan_episode(
             status = RuntimeStatus.RUNNING
         new_events.append(event)
     invoke = started and not terminated and status == RuntimeStatus.RUNNING
-    if not invoke and not terminated:
-        # Nothing for the orchestrator to see: record without an episode boundary.
+    starts_execution = history_is_empty and started
+    if not invoke and not terminated and not starts_execution:
+        # Nothing for the orchestrator to see: record without an episode boundary (but a
+        # history always opens with OrchestratorStarted, ExecutionStarted: spec §1).
         new_events = new_events[1:]
     return EpisodePlan(
         new_events=new_events,

@@ -132,9 +132,8 @@ class Store(Protocol):
         event: Event,
         *,
         execution_id: str | None = None,
-        control: bool = False,
     ) -> None:
-        """Queue an event for an instance; ``control`` events wake a suspended instance."""
+        """Queue an event for an instance (visible at once)."""
         ...
 
     def pending_event_types(self, instance_id: str) -> set[int]:
@@ -150,8 +149,10 @@ class Store(Protocol):
         lease_seconds: float,
         exclude: Collection[str] = (),
     ) -> OrchestrationWorkItem | None:
-        """Lease one instance with visible messages (a suspended one only for control events),
-        skipping the instances in ``exclude``."""
+        """Lease one instance with visible messages, skipping the instances in ``exclude``.
+
+        Suspended instances are claimed too: their events are recorded in history, as DTFx
+        records what arrives during a suspension (the engine runs no orchestrator code)."""
         ...
 
     def commit_episode(self, item: OrchestrationWorkItem, commit: EpisodeCommit) -> None:
@@ -190,7 +191,7 @@ class Store(Protocol):
         self, instance_id: str, events: list[Event], trigger: Event, updated: datetime
     ) -> None:
         """Atomically replace the history (rewritten by the engine), mark the instance Running
-        and queue ``trigger`` (a control event) so an episode replays it."""
+        and queue ``trigger`` so an episode replays it."""
         ...
 
     def release_all_leases(self) -> None:

@@ -64,8 +64,7 @@ CREATE TABLE IF NOT EXISTS messages (
     instance_id TEXT NOT NULL,
     execution_id TEXT,
     event TEXT NOT NULL,
-    visible_at INTEGER NOT NULL,
-    control INTEGER NOT NULL DEFAULT 0
+    visible_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_instance ON messages (instance_id, id);
 CREATE INDEX IF NOT EXISTS messages_by_visible ON messages (visible_at, id);
@@ -168,12 +167,11 @@ class SqliteStore:
         event: Event,
         execution_id: str | None,
         visible_at: int,
-        control: bool = False,
     ) -> None:
         conn.execute(
-            "INSERT INTO messages (instance_id, execution_id, event, visible_at, control) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (instance_id, execution_id, json.dumps(event), visible_at, int(control)),
+            "INSERT INTO messages (instance_id, execution_id, event, visible_at) "
+            "VALUES (?, ?, ?, ?)",
+            (instance_id, execution_id, json.dumps(event), visible_at),
         )
 
     def _delete_instance_rows(self, conn: sqlite3.Connection, instance_id: str) -> None:
@@ -248,12 +246,9 @@ class SqliteStore:
         event: Event,
         *,
         execution_id: str | None = None,
-        control: bool = False,
     ) -> None:
         with self._tx() as conn:
-            self._insert_message(
-                conn, instance_id, event, execution_id, VISIBLE_NOW, control=control
-            )
+            self._insert_message(conn, instance_id, event, execution_id, VISIBLE_NOW)
 
     def pending_event_types(self, instance_id: str) -> set[int]:
         with self._lock:
@@ -288,7 +283,7 @@ class SqliteStore:
                 "SELECT m.instance_id FROM messages m JOIN instances i "
                 "ON i.instance_id = m.instance_id "
                 "WHERE m.visible_at <= ? AND (i.lock_until IS NULL OR i.lock_until < ?) "
-                f"AND (i.status != 'Suspended' OR m.control = 1) {skip}"
+                f"{skip}"
                 "ORDER BY m.id LIMIT 1",
                 (now_us, now_us, *exclude),
             ).fetchone()
@@ -490,7 +485,7 @@ class SqliteStore:
         with self._lock:
             message = self._conn.execute(
                 "SELECT 1 FROM messages m JOIN instances i ON i.instance_id = m.instance_id "
-                "WHERE m.visible_at <= ? AND (i.status != 'Suspended' OR m.control = 1) LIMIT 1",
+                "WHERE m.visible_at <= ? LIMIT 1",
                 (now_us,),
             ).fetchone()
             activity = self._conn.execute("SELECT 1 FROM activities LIMIT 1").fetchone()
@@ -568,7 +563,7 @@ class SqliteStore:
                 "updated_at = ?, history_len = ? WHERE instance_id = ?",
                 (RuntimeStatus.RUNNING.value, to_micros(updated), len(events), instance_id),
             )
-            self._insert_message(conn, instance_id, trigger, None, to_micros(updated), control=True)
+            self._insert_message(conn, instance_id, trigger, None, to_micros(updated))
 
     def release_all_leases(self) -> None:
         with self._tx() as conn:
