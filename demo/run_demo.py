@@ -66,7 +66,7 @@ class Consumer:
             parent = await self.client.status(parent_id)
             if parent.status not in (200, 202):
                 raise RuntimeError(f"status of {parent_id} answered {parent}")
-            state = parent.body
+            state: dict[str, Any] = parent.body
             custom = state.get("customStatus") or {}
             prefix = custom.get("childInstanceIdPrefix") if isinstance(custom, dict) else None
             children = await self.client.list_prefix(prefix) if prefix else []

@@ -36,7 +36,7 @@ async def ack_when_waiting(
     outside the worker, so then the status's digest is acked.
     """
     status = await client.wait_for_stage(child_id, "awaiting_ack")
-    custom = status["customStatus"]
+    custom: dict[str, Any] = status["customStatus"]
     assert custom["eventName"] == ACK_EVENT
     assert len(custom["sha256"]) == 64
     assert custom["packageUrl"]
