@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import azure.functions as func
 from azure.functions._abc import RetryContext, TraceContext
@@ -73,7 +74,9 @@ def management_urls(
     ``origin`` is ``scheme://host[:port]`` without a trailing slash. The extension's own
     check-status response (HTTP API start) leaves out ``rewindPostUri`` (spec §5.4).
     """
-    base = f"{origin}{WEBHOOK_PATH}/instances/{instance_id}"
+    # EXT GetClientResponseLinks: WebUtility.UrlEncode(instanceId), so ids with spaces, '%',
+    # ':' or non-ASCII characters still give URLs a client can follow.
+    base = f"{origin}{WEBHOOK_PATH}/instances/{quote(instance_id, safe='')}"
     query = management_query(hub_name, connection, system_key)
     urls = {
         "id": instance_id,

@@ -15,8 +15,9 @@ import uuid
 from typing import Any
 
 import pytest
+from yarl import URL
 
-from demo.durable_client import ACK_EVENT, DurableClient, history_events
+from demo.durable_client import ACK_EVENT, DurableClient, history_events, quote_id
 from demo.host_process import LocalHost
 
 pytestmark = pytest.mark.slow
@@ -375,3 +376,28 @@ async def test_acks_raised_like_the_sdk_client_are_understood(
         inner = json.loads(raised[0]["Input"])
         assert isinstance(inner, str)
         assert json.loads(inner)["ok"] is True
+
+
+async def test_management_urls_of_an_unusual_instance_id_can_be_followed(
+    client: DurableClient,
+) -> None:
+    # Valid for the host (spec §7.1) though not for the app's starters: spaces, '%', ':', unicode.
+    instance_id = f"odd id 50% \u2603:{uuid.uuid4().hex[:6]}"
+    started = await client.request(
+        "POST",
+        f"/runtime/webhooks/durabletask/orchestrators/parent_workflow_orchestrator/"
+        f"{quote_id(instance_id)}",
+        json_body={"mode": "sync", "ackTimeoutSeconds": 1},
+    )
+    assert started.status == 202, started
+    assert started.body["id"] == instance_id
+    assert started.headers["Location"] == started.body["statusQueryGetUri"]
+    status_url = started.body["statusQueryGetUri"]
+    assert status_url.isascii()
+    async with client.session.get(URL(status_url, encoded=True)) as response:
+        assert response.status in (200, 202)
+        assert (await response.json())["instanceId"] == instance_id
+    terminate_url = started.body["terminatePostUri"].replace("{text}", "done")
+    async with client.session.post(URL(terminate_url, encoded=True)) as response:
+        assert response.status == 202
+    assert (await client.wait_for(instance_id, {"Terminated"}))["output"] == "done"
