@@ -540,6 +540,8 @@ def load_apps() -> tuple[Any, Any]:
     # The product app caps a run at MAX_DEVICES_PER_RUN (default 500): lift it for the 1,000
     # device run. Keys are not enforced by the bench host, so the starters' auth level is moot.
     os.environ["MAX_DEVICES_PER_RUN"] = "10000"
+    # Packages in worker memory: the bench measures the host, not Blob Storage / Azurite.
+    os.environ["PACKAGE_STORE"] = "memory"
     product = load_app(ROOT)
     fixture = load_app(FIXTURE_DIR)
     for name in ("workflows", "azure", "durable_local"):
@@ -559,7 +561,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
             if args.only and name not in args.only:
                 continue
             loaded = product if name == "devices" else fixture
-            for size in sizes[name]:
+            for size in args.sizes or sizes[name]:
                 results.append(
                     await measure(
                         name, size, UNITS[name], loaded, workdir, sampler, FACTORIES[name](size)
@@ -575,6 +577,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     parser.add_argument("--only", nargs="+", choices=list(FACTORIES), help="run only these")
+    parser.add_argument(
+        "--sizes", nargs="+", type=int, help="override the sizes (with --only, for profiling)"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder (bench/out)")
     parser.add_argument(
         "--publish", action="store_true", help="also copy the charts to docs/benchmarks-*.png"

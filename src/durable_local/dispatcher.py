@@ -113,6 +113,14 @@ class Dispatcher:
         self._ready_since: dict[str, float] = {}  # loop time of the first unseen completion
         self._last_replay: dict[str, float] = {}
         self._next_hold: float | None = None
+        self._held_before: dict[str, float] = {}
+        # Claiming an episode scans the visible messages, which is costly while thousands of
+        # completions wait for a held instance. The pump only claims when something may have
+        # made an instance claimable since its last empty claim: a wake from a client, a
+        # finished episode, a completion for an instance not held, a hold or timer running out.
+        self._claim_dirty = True
+        self._finished: list[tuple[ActivityWorkItem, Event]] = []  # results not yet recorded
+        self._flush_scheduled = False
         self.orchestrator_seconds = 0.0  # time inside the SDK handle (the replay floor)
         self.episodes_run = 0
         self.activities_run = 0
@@ -143,11 +151,12 @@ class Dispatcher:
         self._activity_pool.shutdown(wait=False, cancel_futures=True)
 
     def wake(self) -> None:
+        self._claim_dirty = True
         self._wake.set()
 
     def wake_threadsafe(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
+            self._loop.call_soon_threadsafe(self.wake)
 
     @property
     def busy(self) -> bool:
@@ -161,6 +170,7 @@ class Dispatcher:
                 self._fill()
             except Exception:  # a store error must not kill the pump; retry shortly
                 log.exception("durable-local: claiming work failed")
+                self._claim_dirty = True
                 await asyncio.sleep(0.5)
                 continue
             timeout: float | None = None
@@ -171,9 +181,12 @@ class Dispatcher:
                 hold = max(0.0, self._next_hold - asyncio.get_running_loop().time())
                 timeout = hold if timeout is None else min(timeout, hold)
             if timeout == 0.0:
+                self._claim_dirty = True
                 continue
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                self._claim_dirty = True  # a timer became due or a hold ran out
 
     def _held(self) -> dict[str, float]:
         """Instances whose next episode waits for more of their own completions: deadline."""
@@ -191,9 +204,13 @@ class Dispatcher:
         now = self.clock.now()
         held = self._held()
         self._next_hold = min(held.values(), default=None)
-        while len(self._episodes) < self.max_orchestrations:
+        if not self._held_before.keys() <= held.keys():
+            self._claim_dirty = True  # an instance is no longer held back
+        self._held_before = held
+        while self._claim_dirty and len(self._episodes) < self.max_orchestrations:
             item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS, held.keys())
             if item is None:
+                self._claim_dirty = False
                 break
             self._ready_since.pop(item.instance.instance_id, None)
             self._spawn(self._episodes, self._episode(item))
@@ -242,6 +259,8 @@ class Dispatcher:
             with contextlib.suppress(Exception):
                 self.store.release_orchestration(item)
             await asyncio.sleep(0.2)  # do not spin on a poisoned work item
+        finally:
+            self._claim_dirty = True  # the lease is released; the commit may have queued work
 
     async def _run_episode(self, item: OrchestrationWorkItem) -> None:
         record = item.instance
@@ -428,9 +447,26 @@ class Dispatcher:
             with contextlib.suppress(Exception):
                 self.store.release_activity(work)
             raise
-        self.store.complete_activities([(work, event)])
-        self.activities_run += 1
-        self._completed_one(work.instance_id)
+        self._finished.append((work, event))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._record_finished)
+
+    def _record_finished(self) -> None:
+        """Record every activity result of this turn of the loop in one transaction."""
+        self._flush_scheduled = False
+        finished, self._finished = self._finished, []
+        try:
+            self.store.complete_activities(finished)
+        except Exception:  # the leases stay: the activities run again after a restart
+            log.exception("durable-local: recording %d activity results failed", len(finished))
+            return
+        self.activities_run += len(finished)
+        for work, _ in finished:
+            self._completed_one(work.instance_id)
+            if work.instance_id not in self._held_before:
+                self._claim_dirty = True
+        self._wake.set()
 
     async def _run_activity(self, work: ActivityWorkItem) -> Event:
         now = self.clock.now

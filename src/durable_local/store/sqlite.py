@@ -12,6 +12,7 @@ import base64
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -116,6 +117,7 @@ class SqliteStore:
             self.path, isolation_level=None, check_same_thread=False, timeout=30
         )
         self._lock = threading.RLock()
+        self._next_orphan_sweep = 0.0
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=OFF")
@@ -311,7 +313,13 @@ class SqliteStore:
         return OrchestrationWorkItem(instance=record, messages=messages, lock_token=token)
 
     def _drop_orphan_messages(self, conn: sqlite3.Connection, now_us: int) -> None:
-        # Messages whose instance was purged can never be claimed: remove them.
+        # Messages whose instance was purged can never be claimed: remove them. The sweep scans
+        # every visible message, and an empty claim is frequent while an instance's completions
+        # are held back (a fan-in with thousands queued): sweep at most every ORPHAN_SWEEP_SECONDS.
+        clock = time.monotonic()
+        if clock < self._next_orphan_sweep:
+            return
+        self._next_orphan_sweep = clock + ORPHAN_SWEEP_SECONDS
         conn.execute(
             "DELETE FROM messages WHERE visible_at <= ? AND instance_id NOT IN "
             "(SELECT instance_id FROM instances)",
@@ -570,6 +578,8 @@ class SqliteStore:
             conn.execute("UPDATE instances SET lock_owner = NULL, lock_until = NULL")
             conn.execute("UPDATE activities SET lock_owner = NULL, lock_until = NULL")
 
+
+ORPHAN_SWEEP_SECONDS = 2.0
 
 # Client messages and activity results are visible at once, whatever the runtime's clock
 # says (a ManualClock may stand anywhere): their visibility time is the epoch.
