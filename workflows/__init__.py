@@ -9,5 +9,6 @@ Blueprints (registered by ``function_app.py``):
 Pure domain modules, importable without the Functions host: ``contracts`` (names, payload
 types), ``settings`` (app settings), ``validation`` (request and input checks), ``ack`` (ack
 evaluation), ``packages`` (package content), ``package_store`` (the blob-storage interface) and
-``consumers`` (the consumer-notification interface).
+``consumers`` (the consumer-notification interface). ``blob_store`` is the Azure Blob Storage
+implementation of ``package_store`` (``azure-storage-blob``, SAS URLs).
 """
