@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from azure.core.exceptions import (
+    ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
@@ -275,25 +276,20 @@ class BlobPackageStore:
                     raise
                 self._create_container(container)
                 blob.upload_blob(bytes(data), **upload)
-        except ServiceRequestError as error:
-            # Raised as a one-liner the orchestrator can show as the child's failure reason.
-            raise PackageStorageError(
-                f"blob storage unreachable at {self._service.url}: could not upload "
-                f"{container}/{name} ({error})"
-            ) from error
-        except HttpResponseError as error:
-            raise PackageStorageError(
-                f"blob storage refused the upload of {container}/{name}: "
-                f"HTTP {error.status_code} {getattr(error, 'error_code', None) or ''}".rstrip()
-            ) from error
+        except (ServiceRequestError, HttpResponseError) as error:
+            raise self._storage_error(f"upload {container}/{name}", error) from error
 
         now = self._clock()
-        sas = self._signer.sign(
-            container,
-            name,
-            start=now - CLOCK_SKEW,
-            expiry=now + timedelta(seconds=ttl_seconds) + self._grace,
-        )
+        try:
+            sas = self._signer.sign(
+                container,
+                name,
+                start=now - CLOCK_SKEW,
+                expiry=now + timedelta(seconds=ttl_seconds) + self._grace,
+            )
+        except (ServiceRequestError, HttpResponseError) as error:
+            # User delegation: the identity may lack the right to request a delegation key.
+            raise self._storage_error(f"sign a SAS for {container}/{name}", error) from error
         return StoredObject(url=f"{blob.url}?{sas}", sha256=digest, size_bytes=len(data))
 
     def get(self, container: str, name: str) -> bytes | None:
@@ -301,6 +297,26 @@ class BlobPackageStore:
             return self._service.get_blob_client(container, name).download_blob().readall()
         except ResourceNotFoundError:
             return None
+
+    def _storage_error(self, action: str, error: Exception) -> PackageStorageError:
+        """A one-line error the orchestrator can show as the child's failure reason."""
+        if isinstance(error, ServiceRequestError):
+            return PackageStorageError(
+                f"blob storage unreachable at {self._service.url}: could not {action} ({error})"
+            )
+        if (
+            isinstance(error, ClientAuthenticationError)
+            and getattr(error, "status_code", None) is None
+        ):
+            # No token (DefaultAzureCredential found no identity): no HTTP status to report.
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            return PackageStorageError(f"no credential to {action}: {first_line}")
+        status = getattr(error, "status_code", None)
+        code = getattr(error, "error_code", None)
+        code = str(getattr(code, "value", code) or "")  # sometimes a StorageErrorCode enum
+        return PackageStorageError(
+            f"blob storage refused to {action}: HTTP {status} {code}".rstrip()
+        )
 
 
 # ---- from app settings ----------------------------------------------------------------------

@@ -3,6 +3,7 @@ tampering refused by storage, idempotent re-runs, containers created on demand."
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 import urllib.error
@@ -12,10 +13,18 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
+from azure.core.exceptions import ClientAuthenticationError
 from azure.storage.blob import BlobServiceClient
 
 from demo.azurite import AzuriteBlob
-from workflows.blob_store import AccountKeySigner, BlobPackageStore, parse_connection_string
+from workflows.blob_store import (
+    DEV_ACCOUNT_KEY,
+    AccountKeySigner,
+    BlobPackageStore,
+    PackageStorageError,
+    parse_connection_string,
+)
+from workflows.package_store import create_package_store
 
 CONTENT = b'{"schema":"device-installation/v1","deviceId":"dev-1"}'
 
@@ -208,3 +217,31 @@ def test_get_of_a_missing_blob_is_none(blob_store: BlobPackageStore) -> None:
     assert blob_store.get(container, "nothing.json") is None
     blob_store.put(container, "x.json", CONTENT, content_type="application/json", ttl_seconds=60)
     assert blob_store.get(container, "nothing.json") is None
+
+
+def test_storage_refusing_the_upload_is_a_one_line_error(azurite: AzuriteBlob) -> None:
+    wrong_key = base64.b64encode(b"w" * 64).decode()
+    text = azurite.connection_string.replace(DEV_ACCOUNT_KEY, wrong_key)
+    assert text != azurite.connection_string
+    store = create_package_store({"AzureWebJobsStorage": text})
+    with pytest.raises(PackageStorageError) as caught:
+        store.put("refused", "x.json", CONTENT, content_type="application/json", ttl_seconds=60)
+    message = str(caught.value)
+    # Azure answers AuthenticationFailed, Azurite AuthorizationFailure.
+    assert message.startswith("blob storage refused to upload refused/x.json: HTTP 403 Auth")
+    assert wrong_key not in message
+
+
+def test_a_signer_without_credential_is_a_one_line_error(blob_store: BlobPackageStore) -> None:
+    class NoIdentity:
+        def sign(self, container: str, name: str, start: datetime, expiry: datetime) -> str:
+            raise ClientAuthenticationError("DefaultAzureCredential failed to get a token\nmore")
+
+    store = BlobPackageStore(blob_store.service, NoIdentity())
+    container = fresh_container()
+    with pytest.raises(PackageStorageError) as caught:
+        store.put(container, "x.json", CONTENT, content_type="application/json", ttl_seconds=60)
+    assert str(caught.value) == (
+        f"no credential to sign a SAS for {container}/x.json: "
+        "DefaultAzureCredential failed to get a token"
+    )
