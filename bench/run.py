@@ -118,6 +118,44 @@ class Result:
         return self.wall / self.floor if self.floor else float("inf")
 
 
+class ClientProcess:
+    """``python -m bench.client``: HTTP load from another process, as a real client is."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, base: str, mode: str, *args: str) -> ClientProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.client",
+            mode,
+            base,
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+        )
+        assert process.stdout is not None
+        line = await process.stdout.readline()
+        if line.strip() != b"ready":
+            raise RuntimeError(f"bench client did not start: {line!r}")
+        return cls(process)
+
+    def go(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"go\n")
+
+    async def result(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await self.process.stdout.readline()
+        if await self.process.wait() != 0 or not line:
+            raise RuntimeError("bench client failed")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+
 # -- one durable-local host -----------------------------------------------------------------------
 class Host:
     """A fresh runtime + HTTP server on a free port, over a new SQLite file."""
@@ -125,6 +163,13 @@ class Host:
     def __init__(self, loaded: Any, db_path: Path) -> None:
         self.loaded = loaded
         self.db_path = db_path
+        self.begin = 0.0  # when the measured part of the workload began
+
+    async def client(self, *args: str) -> ClientProcess:
+        """A bench client process, ready; the measured part of the workload starts now."""
+        client = await ClientProcess.start(self.base, *args)
+        self.begin = time.perf_counter()
+        return client
 
     async def __aenter__(self) -> Host:
         from durable_local.clock import SystemClock
@@ -205,9 +250,9 @@ async def measure(
 ) -> Result:
     async with Host(loaded, workdir / f"{name}-{size}.db") as host:
         sampler.mark()
-        begin = time.perf_counter()
+        host.begin = time.perf_counter()
         units, extra = await body(host)
-        wall = time.perf_counter() - begin
+        wall = time.perf_counter() - host.begin
         dispatcher = host.dispatcher
         result = Result(
             workload=name,
@@ -253,24 +298,16 @@ def fan(n: int) -> Callable[[Host], Awaitable[tuple[int, dict[str, Any]]]]:
 
 def events(n: int, concurrency: int = 8) -> Callable[[Host], Awaitable[tuple[int, dict[str, Any]]]]:
     async def body(host: Host) -> tuple[int, dict[str, Any]]:
-        url = f"{host.base}{DURABLE}/orchestrators/bench_events/events"
+        iid = "events"
+        client = await host.client("events", iid, str(n), str(concurrency))
+        url = f"{host.base}{DURABLE}/orchestrators/bench_events/{iid}"
         async with host.session.post(url, json=str(n)) as response:
             assert response.status == 202, await response.text()
-            iid = (await response.json())["id"]
-        raise_url = f"{host.base}{DURABLE}/instances/{iid}/raiseEvent/tick"
-        remaining = iter(range(n))
-        begin = time.perf_counter()
-
-        async def raiser() -> None:
-            for _ in remaining:
-                async with host.session.post(raise_url, json=1) as response:
-                    assert response.status == 202, await response.text()
-
-        await asyncio.gather(*(raiser() for _ in range(concurrency)))
-        raised = time.perf_counter() - begin
+        client.go()
+        raised = await client.result()
         await host.wait_finished(1, iid)
         assert await host.output(iid) == n
-        return n, {"raise_seconds": raised, "raise_rate": n / raised}
+        return n, raised
 
     return body
 
@@ -281,50 +318,18 @@ def devices(n: int) -> Callable[[Host], Awaitable[tuple[int, dict[str, Any]]]]:
     async def body(host: Host) -> tuple[int, dict[str, Any]]:
         device_ids = [f"dev-{i:05d}" for i in range(n)]
         payload = {"deviceIds": device_ids, "ackTimeoutSeconds": 900}
-        async with host.session.post(f"{host.base}/api/provision-devices", json=payload) as r:
-            assert r.status == 202, await r.text()
-            parent = (await r.json())["id"]
-        prefix = f"{parent}:device:"
-        acked: set[str] = set()
-        acks: set[asyncio.Task[None]] = set()
-        polls = 0
-
-        async def ack(child: str, sha256: str) -> None:
-            url = f"{host.base}{DURABLE}/instances/{child}/raiseEvent/DownloadCompletedAck"
-            async with host.session.post(url, json={"ok": True, "sha256": sha256}) as response:
-                assert response.status == 202, await response.text()
-
-        list_url = (
-            f"{host.base}{DURABLE}/instances?instanceIdPrefix={prefix}"
-            "&runtimeStatus=Running&showInput=false&top=1000"
-        )
-        while host.count_finished(parent)[0] < n + 1:
-            token = ""
-            while True:
-                headers = {"x-ms-continuation-token": token} if token else {}
-                async with host.session.get(list_url, headers=headers) as response:
-                    items = await response.json()
-                    token = response.headers.get("x-ms-continuation-token", "")
-                polls += 1
-                for item in items:
-                    custom = item.get("customStatus")
-                    child = item["instanceId"]
-                    if (
-                        isinstance(custom, dict)
-                        and custom.get("stage") == "awaiting_ack"
-                        and child not in acked
-                    ):
-                        acked.add(child)
-                        task = asyncio.create_task(ack(child, custom["sha256"]))
-                        acks.add(task)
-                        task.add_done_callback(acks.discard)
-                if not token:
-                    break
-            await asyncio.sleep(0.05)
+        parent = f"devices-{n}"
+        client = await host.client("acks", f"{parent}:device:", str(n))
+        url = f"{host.base}/api/provision-devices?instanceId={parent}"
+        async with host.session.post(url, json=payload) as response:
+            assert response.status == 202, await response.text()
+        client.go()
+        acks = await client.result()
+        await host.wait_finished(n + 1, parent)  # the parent and its children
         output = await host.output(parent)
         assert len(output["succeeded"]) == n and not output["failed"], output["failed"][:3]
         assert all(d["digestVerified"] for d in output["devices"].values())
-        return n, {"acks": len(acked), "list_polls": polls}
+        return n, acks
 
     return body
 
