@@ -141,6 +141,7 @@ def test_an_expired_sas_is_refused_by_storage(azurite: AzuriteBlob) -> None:
     assert b"AuthenticationFailed" in body or b"AuthorizationFailure" in body
 
 
+@pytest.mark.slow  # waits out a real SAS window
 def test_a_sas_works_for_its_window_and_is_refused_after_it(azurite: AzuriteBlob) -> None:
     # Real time: a one-second window without grace (SAS times have one-second resolution).
     store = store_with_clock(
