@@ -12,7 +12,7 @@ period, beside the sha256 of the bytes. Two ways to sign:
   locally) and signs with a user-delegation key. Storage caps such keys at seven days, so a
   SAS never outlives that.
 
-``create_blob_store`` picks the mode from the app settings (see docs/app.md).
+``create_blob_store`` picks the mode from the app settings (see README.md).
 """
 
 from __future__ import annotations

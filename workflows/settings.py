@@ -23,7 +23,7 @@ ACK_TIMEOUT_MIN_SECONDS = 1
 #: forgotten instance does not wait forever.
 ACK_TIMEOUT_MAX_SECONDS = 604_800
 
-# Setting names (documented in docs/app.md and local.settings.json.example).
+# Setting names (documented in README.md and local.settings.json.example).
 ACK_TIMEOUT_SECONDS = "ACK_TIMEOUT_SECONDS"
 ACTIVITY_RETRY_MAX_ATTEMPTS = "ACTIVITY_RETRY_MAX_ATTEMPTS"
 ACTIVITY_RETRY_FIRST_INTERVAL_MS = "ACTIVITY_RETRY_FIRST_INTERVAL_MS"

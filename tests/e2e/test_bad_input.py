@@ -2,7 +2,7 @@
 JSON error body, and the runtime keeps serving.
 
 Documented answers: the app's starters answer 400 ``{"error", "field"}`` for a bad body or
-``?instanceId=`` (docs/app.md) and 409 for a running id; the Durable HTTP API answers as the
+``?instanceId=`` (README.md) and 409 for a running id; the Durable HTTP API answers as the
 extension does (spec §6): 400 for invalid arguments (HttpError JSON), 404 for unknown
 instances and routes, 410 for instances that finished, 413 over the body size limit.
 """
