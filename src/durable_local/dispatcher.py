@@ -111,6 +111,8 @@ class Dispatcher:
         self._cache: OrderedDict[str, _CachedHistory] = OrderedDict()
         self._outstanding: dict[str, int] = {}  # activities + children per instance
         self._ready_since: dict[str, float] = {}  # loop time of the first unseen completion
+        self._running: set[str] = set()  # instances with an episode in progress
+        self._streams: set[str] = set()  # instances sent events while their episode ran
         self._last_replay: dict[str, float] = {}
         self._next_hold: float | None = None
         self._held_before: dict[str, float] = {}
@@ -154,6 +156,19 @@ class Dispatcher:
         self._claim_dirty = True
         self._wake.set()
 
+    def event_raised(self, instance_id: str) -> None:
+        """A client queued an event for ``instance_id``.
+
+        Events that arrive while the instance's episode runs are a stream: its next episode is
+        held like a fan-in's (HOLD_FACTOR times its last replay, at most MAX_HOLD), so a burst
+        is applied in a few episodes instead of one whole-history replay per event (spec §7.9).
+        An event for an instance that is not running is applied at once.
+        """
+        if instance_id in self._running and self._loop is not None:
+            self._streams.add(instance_id)
+            self._ready_since.setdefault(instance_id, self._loop.time())
+        self.wake()
+
     def wake_threadsafe(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.wake)
@@ -193,7 +208,7 @@ class Dispatcher:
         now = asyncio.get_running_loop().time()
         held = {}
         for instance_id, since in list(self._ready_since.items()):
-            if self._outstanding.get(instance_id, 0) <= 0:
+            if self._outstanding.get(instance_id, 0) <= 0 and instance_id not in self._streams:
                 continue
             hold = min(MAX_HOLD, HOLD_FACTOR * self._last_replay.get(instance_id, 0.0))
             if since + hold > now:
@@ -213,6 +228,8 @@ class Dispatcher:
                 self._claim_dirty = False
                 break
             self._ready_since.pop(item.instance.instance_id, None)
+            self._streams.discard(item.instance.instance_id)
+            self._running.add(item.instance.instance_id)
             self._spawn(self._episodes, self._episode(item))
         free = self.max_activities - len(self._activities)
         if free > 0:
@@ -260,6 +277,7 @@ class Dispatcher:
                 self.store.release_orchestration(item)
             await asyncio.sleep(0.2)  # do not spin on a poisoned work item
         finally:
+            self._running.discard(record.instance_id)
             self._claim_dirty = True  # the lease is released; the commit may have queued work
 
     async def _run_episode(self, item: OrchestrationWorkItem) -> None:
@@ -305,6 +323,8 @@ class Dispatcher:
         if commit.finished or commit.new_execution_id is not None:
             self._outstanding.pop(instance_id, None)
             self._last_replay.pop(instance_id, None)
+            self._ready_since.pop(instance_id, None)
+            self._streams.discard(instance_id)
         else:
             started = len(commit.activities) + len(commit.children)
             if started:

@@ -147,7 +147,8 @@ class DurableRuntime:
             raise BadRequest("The event name must not be empty.")
         self._active(instance_id)
         now = self.clock.now()
-        self._send(instance_id, ev.new_event_raised(now, event_name, _compact(data)))
+        self.store.enqueue(instance_id, ev.new_event_raised(now, event_name, _compact(data)))
+        self.dispatcher.event_raised(instance_id)
 
     async def terminate(self, instance_id: str, reason: str | None = None) -> None:
         self._active(instance_id)
@@ -185,15 +186,19 @@ class DurableRuntime:
 
     def _rewind(self, record: InstanceRecord, reason: str | None) -> None:
         events = [json.loads(text) for text in self.store.load_history(record.instance_id)]
-        rewritten, children = rewind_history(events, reason)
+        rewritten, children = rewind_history(events, self._is_failed)
         now = self.clock.now()
         self.store.rewind_instance(
             record.instance_id, rewritten, ev.new_execution_rewound(now, reason), now
         )
         for child_id in children:
             child = self.store.get_instance(child_id)
-            if child is not None and child.status == RuntimeStatus.FAILED:
+            if child is not None:
                 self._rewind(child, reason)
+
+    def _is_failed(self, instance_id: str) -> bool:
+        record = self.store.get_instance(instance_id)
+        return record is not None and record.status == RuntimeStatus.FAILED
 
     # -- reading and purging -------------------------------------------------------------------
     async def get_status(
