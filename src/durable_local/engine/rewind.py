@@ -1,51 +1,76 @@
-"""Rewind of a failed instance, as the Azure Storage provider does it (spec §7.8).
+"""Rewind of a failed instance (spec §7.8): replay it again from before its first failure.
 
-Failed activity results and their scheduling rows, failed sub-orchestration results and the
-failed ExecutionCompleted become GenericEvents, so the next replay schedules the failed work
-again; failed children are rewound in turn and report back with the same task id.
+The Azure Storage provider rewrites the failed rows in place (TaskFailed, their TaskScheduled,
+the failed ExecutionCompleted) as GenericEvents. That leaves the timers of a failed
+``call_activity_with_retry`` chain in history, which a replay can no longer match. So the
+history is cut just before the first failure instead; work scheduled before the cut whose
+result came after it loses its scheduling row too, so the replay schedules it again
+(activities are at-least-once anyway). A failed sub-orchestration keeps its creation row and
+is rewound in turn: when it completes, it reports to the same task id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from durable_local.engine.events import DTFX_STATUS_FAILED, Event
 from durable_local.model import EventType
 
+_FAILURES = {EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED}
+_RESULTS = {
+    EventType.TASK_COMPLETED: EventType.TASK_SCHEDULED,
+    EventType.TASK_FAILED: EventType.TASK_SCHEDULED,
+    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED: EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+    EventType.TIMER_FIRED: EventType.TIMER_CREATED,
+}
 
-def rewind_history(events: list[Event], reason: str | None) -> tuple[list[Event], list[str]]:
-    """The rewritten history and the ids of failed children to rewind."""
-    failed_tasks = {e["TaskScheduledId"] for e in events if e["EventType"] == EventType.TASK_FAILED}
-    failed_subs = {
-        e["TaskScheduledId"]
-        for e in events
-        if e["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_FAILED
-    }
-    children: list[str] = []
-    rewritten: list[Event] = []
-    note = f"Rewound: {reason or ''}".rstrip()
-    for event in events:
+
+def _cut_index(events: list[Event]) -> int:
+    for index, event in enumerate(events):
         kind = event["EventType"]
-        erase = (
-            kind in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED)
-            or (kind == EventType.TASK_SCHEDULED and event["EventId"] in failed_tasks)
-            or (
-                kind == EventType.EXECUTION_COMPLETED
-                and event.get("OrchestrationStatus") == DTFX_STATUS_FAILED
+        if kind in _FAILURES or (
+            kind == EventType.EXECUTION_COMPLETED
+            and event.get("OrchestrationStatus") == DTFX_STATUS_FAILED
+        ):
+            return index
+    return len(events)
+
+
+def _result_key(event: Event) -> tuple[int, int] | None:
+    kind = event["EventType"]
+    if kind not in _RESULTS:
+        return None
+    key = "TimerId" if kind == EventType.TIMER_FIRED else "TaskScheduledId"
+    return int(_RESULTS[kind]), int(event.get(key, -1))
+
+
+def rewind_history(
+    events: list[Event], is_failed_child: Callable[[str], bool]
+) -> tuple[list[Event], list[str]]:
+    """The history to replay from, and the failed children to rewind with it."""
+    cut = _cut_index(events)
+    kept = events[:cut]
+    answered = {key for e in kept if (key := _result_key(e)) is not None}
+    rewritten: list[Event] = []
+    children: list[str] = []
+    for event in kept:
+        kind = event["EventType"]
+        if (
+            kind
+            in (
+                EventType.TASK_SCHEDULED,
+                EventType.TIMER_CREATED,
+                EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
             )
-        )
-        if kind == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED and event["EventId"] in failed_subs:
-            children.append(str(event.get("InstanceId")))
-        if erase:
-            rewritten.append(_generic(event["Timestamp"], note))
-        else:
-            rewritten.append(event)
+            and (int(kind), int(event["EventId"])) not in answered
+        ):
+            child = str(event.get("InstanceId") or "")
+            if kind == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED and is_failed_child(child):
+                children.append(child)  # rewound in place: it answers the same task id
+            else:
+                continue  # its result was cut off: the replay schedules it again
+        rewritten.append(event)
+    while rewritten and rewritten[-1]["EventType"] == EventType.ORCHESTRATOR_STARTED:
+        rewritten.pop()  # an episode cut before it did anything
     return rewritten, children
-
-
-def _generic(timestamp: str, data: str) -> Event:
-    return {
-        "EventType": int(EventType.GENERIC_EVENT),
-        "EventId": -1,
-        "IsPlayed": True,
-        "Timestamp": timestamp,
-        "Data": data,
-    }
