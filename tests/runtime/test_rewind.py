@@ -67,4 +67,3 @@ async def test_rewind_after_an_exhausted_retry_chain_completes_the_instance() ->
         kinds = [row["EventType"] for row in done["historyEvents"]]
         assert "ExecutionRewound" in kinds
         assert kinds.count("TaskCompleted") == 2  # prepare kept its result; upload succeeded
-
