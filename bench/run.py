@@ -104,6 +104,7 @@ class Result:
     units: int
     unit: str
     floor: float
+    floor_cpu: float
     episodes: int
     activities: int
     peak_rss_mb: float
@@ -116,6 +117,10 @@ class Result:
     @property
     def overhead(self) -> float:
         return self.wall / self.floor if self.floor else float("inf")
+
+    @property
+    def overhead_cpu(self) -> float:
+        return self.wall / self.floor_cpu if self.floor_cpu else float("inf")
 
 
 class ClientProcess:
@@ -261,6 +266,7 @@ async def measure(
             units=units,
             unit=unit,
             floor=dispatcher.orchestrator_seconds,
+            floor_cpu=dispatcher.orchestrator_cpu_seconds,
             episodes=dispatcher.episodes_run,
             activities=dispatcher.activities_run,
             peak_rss_mb=sampler.peak() / 2**20,
@@ -269,6 +275,7 @@ async def measure(
     print(
         f"  {name:<10} {size:>6}  wall {result.wall:7.3f} s  {result.throughput:8.0f} {unit}/s  "
         f"floor {result.floor:7.3f} s  overhead {result.overhead:5.2f}x  "
+        f"(CPU floor {result.floor_cpu:7.3f} s: {result.overhead_cpu:5.2f}x)  "
         f"episodes {result.episodes:>5}  peak RSS {result.peak_rss_mb:6.0f} MB",
         flush=True,
     )
@@ -420,14 +427,15 @@ def markdown(results: list[Result], info: dict[str, Any]) -> str:
         f"Machine: {info['cores']} cores ({info['cpu']}), Python {info['python']}, "
         f"azure-functions-durable {info['sdk']}, SQLite {info['sqlite']}; {info['date']}.",
         "",
-        "| workload | size | wall (s) | throughput | floor (s) | host overhead | episodes "
-        "| peak RSS (MB) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| workload | size | wall (s) | throughput | floor (s) | host overhead "
+        "| CPU floor (s) | overhead vs CPU floor | episodes | peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {LABELS[r.workload]} | {r.size:,} | {r.wall:.2f} | {r.throughput:,.0f} {r.unit}/s "
-            f"| {r.floor:.2f} | {r.overhead:.2f}x | {r.episodes:,} | {r.peak_rss_mb:.0f} |"
+            f"| {r.floor:.2f} | {r.overhead:.2f}x | {r.floor_cpu:.2f} | {r.overhead_cpu:.2f}x "
+            f"| {r.episodes:,} | {r.peak_rss_mb:.0f} |"
         )
     scaling = scaling_ratios(results)
     if scaling:
@@ -609,7 +617,12 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": info,
                 "anchors": {"azure_storage": AZURE_STORAGE, "netherite": NETHERITE},
                 "results": [
-                    {**asdict(r), "throughput": r.throughput, "overhead": r.overhead}
+                    {
+                        **asdict(r),
+                        "throughput": r.throughput,
+                        "overhead": r.overhead,
+                        "overhead_cpu": r.overhead_cpu,
+                    }
                     for r in results
                 ],
                 "scaling": scaling_ratios(results),

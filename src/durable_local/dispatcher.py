@@ -124,6 +124,9 @@ class Dispatcher:
         self._finished: list[tuple[ActivityWorkItem, Event]] = []  # results not yet recorded
         self._flush_scheduled = False
         self.orchestrator_seconds = 0.0  # time inside the SDK handle (the replay floor)
+        # The same as CPU time of the calling threads: concurrent episodes wait for each other's
+        # GIL slices, which the wall time above counts once per waiting thread.
+        self.orchestrator_cpu_seconds = 0.0
         self.episodes_run = 0
         self.activities_run = 0
         self.stopping = False
@@ -371,6 +374,7 @@ class Dispatcher:
         # Timed inside the worker thread: the thread hop and the loop's latency in picking the
         # result up are host overhead, not part of the floor.
         self.orchestrator_seconds += result.seconds
+        self.orchestrator_cpu_seconds += result.cpu_seconds
         self._last_replay[record.instance_id] = result.seconds
         return parse_sdk_output(result.returned, result.error)
 

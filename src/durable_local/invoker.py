@@ -34,6 +34,7 @@ class OrchestratorResult:
     error: str | None
     stack: str | None = None
     seconds: float = 0.0  # wall time inside the handle, measured in the calling thread
+    cpu_seconds: float = 0.0  # that thread's CPU time inside the handle (no GIL waits)
 
 
 class ActivityFailure(Exception):
@@ -47,17 +48,17 @@ class ActivityFailure(Exception):
 
 def invoke_orchestrator(function: OrchestratorFunction, context_json: str) -> OrchestratorResult:
     """Run one episode of the SDK replay (synchronous: call it from a worker thread)."""
-    begin = time.perf_counter()
+    begin, begin_cpu = time.perf_counter(), time.thread_time()
     try:
         returned = function.handle(func.OrchestrationContext(context_json))
     except Exception as exc:  # the SDK reports orchestrator failures by raising
-        seconds = time.perf_counter() - begin
+        seconds, cpu = time.perf_counter() - begin, time.thread_time() - begin_cpu
         error = str(exc) or type(exc).__name__
-        return OrchestratorResult(None, error, traceback.format_exc(), seconds)
-    seconds = time.perf_counter() - begin
+        return OrchestratorResult(None, error, traceback.format_exc(), seconds, cpu)
+    seconds, cpu = time.perf_counter() - begin, time.thread_time() - begin_cpu
     if not isinstance(returned, str):
         returned = json.dumps(returned)
-    return OrchestratorResult(returned, None, seconds=seconds)
+    return OrchestratorResult(returned, None, seconds=seconds, cpu_seconds=cpu)
 
 
 async def invoke_activity(
