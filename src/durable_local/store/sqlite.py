@@ -280,30 +280,23 @@ class SqliteStore:
         skip = ""
         if exclude:
             skip = f"AND m.instance_id NOT IN ({', '.join('?' for _ in exclude)}) "
+        token = f"{owner}:{uuid.uuid4().hex}"
         with self._tx() as conn:
+            # One statement finds the instance of the oldest visible message and leases it.
             row = conn.execute(
+                "UPDATE instances SET lock_owner = ?, lock_until = ? WHERE instance_id = ("
                 "SELECT m.instance_id FROM messages m JOIN instances i "
                 "ON i.instance_id = m.instance_id "
                 "WHERE m.visible_at <= ? AND (i.lock_until IS NULL OR i.lock_until < ?) "
                 f"{skip}"
-                "ORDER BY m.id LIMIT 1",
-                (now_us, now_us, *exclude),
+                f"ORDER BY m.id LIMIT 1) RETURNING {_INSTANCE_COLUMNS}",
+                (token, now_us + int(lease_seconds * 1_000_000), now_us, now_us, *exclude),
             ).fetchone()
             if row is None:
                 self._drop_orphan_messages(conn, now_us)
                 return None
-            instance_id = row[0]
-            token = f"{owner}:{uuid.uuid4().hex}"
-            conn.execute(
-                "UPDATE instances SET lock_owner = ?, lock_until = ? WHERE instance_id = ?",
-                (token, now_us + int(lease_seconds * 1_000_000), instance_id),
-            )
-            record = self._record(
-                conn.execute(
-                    f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE instance_id = ?",
-                    (instance_id,),
-                ).fetchone()
-            )
+            record = self._record(row)
+            instance_id = record.instance_id
             rows = conn.execute(
                 "SELECT id, event, execution_id FROM messages "
                 "WHERE instance_id = ? AND visible_at <= ? ORDER BY id",
@@ -329,60 +322,61 @@ class SqliteStore:
     def commit_episode(self, item: OrchestrationWorkItem, commit: EpisodeCommit) -> None:
         instance_id = item.instance.instance_id
         updated_us = to_micros(commit.updated)
+        history_len = item.instance.history_len + len(commit.appended)
+        execution_id = item.instance.execution_id
+        if commit.new_execution_id is not None:
+            # ContinueAsNew: the old execution's history is replaced by the new one's.
+            history_len = 0
+            execution_id = commit.new_execution_id
+        assignments = [
+            "status = ?",
+            "updated_at = ?",
+            "history_len = ?",
+            "execution_id = ?",
+            "lock_owner = NULL",
+            "lock_until = NULL",
+        ]
+        values: list[Any] = [commit.status.value, updated_us, history_len, execution_id]
+        if commit.custom_status_changed:
+            assignments.append("custom_status = ?")
+            values.append(commit.custom_status)
+        if commit.new_execution_id is not None:
+            assignments.append("input = ?")
+            values.append(commit.new_input_json)
+        if commit.finished:
+            assignments += ["output = ?", "failure_details = ?"]
+            values += [commit.output, commit.failure_details]
         with self._tx() as conn:
-            owner = conn.execute(
-                "SELECT lock_owner FROM instances WHERE instance_id = ?", (instance_id,)
-            ).fetchone()
-            if owner is None or owner[0] != item.lock_token:
+            # The instance row first: updating it only under our lease is the lease check.
+            updated = conn.execute(
+                f"UPDATE instances SET {', '.join(assignments)} "
+                "WHERE instance_id = ? AND lock_owner = ?",
+                (*values, instance_id, item.lock_token),
+            ).rowcount
+            if not updated:
                 raise LeaseLost(instance_id)
             if commit.consumed:
                 conn.executemany(
                     "DELETE FROM messages WHERE id = ?", [(mid,) for mid in commit.consumed]
                 )
-            history_len = item.instance.history_len
-            execution_id = item.instance.execution_id
             if commit.appended:
+                first = item.instance.history_len
                 conn.executemany(
                     "INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)",
                     [
-                        (instance_id, history_len + offset, stored_text(event))
+                        (instance_id, first + offset, stored_text(event))
                         for offset, event in enumerate(commit.appended)
                     ],
                 )
-                history_len += len(commit.appended)
             if commit.new_execution_id is not None:
-                # ContinueAsNew: the old execution's history is replaced by the new one's.
                 conn.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
-                history_len = 0
-                execution_id = commit.new_execution_id
                 assert commit.new_execution_start is not None
                 self._insert_message(
                     conn, instance_id, commit.new_execution_start, execution_id, updated_us
                 )
-            assignments = [
-                "status = ?",
-                "updated_at = ?",
-                "history_len = ?",
-                "execution_id = ?",
-                "lock_owner = NULL",
-                "lock_until = NULL",
-            ]
-            values: list[Any] = [commit.status.value, updated_us, history_len, execution_id]
-            if commit.custom_status_changed:
-                assignments.append("custom_status = ?")
-                values.append(commit.custom_status)
-            if commit.new_execution_id is not None:
-                assignments.append("input = ?")
-                values.append(commit.new_input_json)
             if commit.finished:
-                assignments += ["output = ?", "failure_details = ?"]
-                values += [commit.output, commit.failure_details]
                 # Terminal instances discard their remaining messages (timers, late events).
                 conn.execute("DELETE FROM messages WHERE instance_id = ?", (instance_id,))
-            conn.execute(
-                f"UPDATE instances SET {', '.join(assignments)} WHERE instance_id = ?",
-                (*values, instance_id),
-            )
             if commit.activities:
                 conn.executemany(
                     "INSERT INTO activities (instance_id, execution_id, task_id, name, input) "
