@@ -42,7 +42,7 @@ from azure.storage.blob import (
 )
 from azure_functions_logging import get_logger
 
-from workflows.package_store import StoredObject
+from workflows.package_store import StoredObject, check_put_arguments
 from workflows.settings import (
     PACKAGE_STORAGE_ACCOUNT_URL,
     PACKAGE_STORAGE_CONNECTION,
@@ -257,10 +257,7 @@ class BlobPackageStore:
         content_type: str,
         ttl_seconds: int,
     ) -> StoredObject:
-        if not container or not name:
-            raise ValueError("container and name must not be empty")
-        if ttl_seconds <= 0:
-            raise ValueError("ttl_seconds must be positive")
+        check_put_arguments(container, name, ttl_seconds)
         digest = hashlib.sha256(data).hexdigest()
         blob = self._service.get_blob_client(container, name)
         upload: dict[str, Any] = {

@@ -57,6 +57,14 @@ class PackageStore(Protocol):
         ...
 
 
+def check_put_arguments(container: str, name: str, ttl_seconds: int) -> None:
+    """The argument rules every ``PackageStore.put`` enforces."""
+    if not container or not name:
+        raise ValueError("container and name must not be empty")
+    if ttl_seconds <= 0:
+        raise ValueError("ttl_seconds must be positive")
+
+
 class InMemoryPackageStore:
     """A ``PackageStore`` in process memory (tests, local runs without storage)."""
 
@@ -79,10 +87,7 @@ class InMemoryPackageStore:
         content_type: str,
         ttl_seconds: int,
     ) -> StoredObject:
-        if not container or not name:
-            raise ValueError("container and name must not be empty")
-        if ttl_seconds <= 0:
-            raise ValueError("ttl_seconds must be positive")
+        check_put_arguments(container, name, ttl_seconds)
         with self._lock:
             self._blobs[(container, name)] = (bytes(data), content_type)
         return StoredObject(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -23,26 +23,15 @@ from durable_local.http.errors import NotSupported, json_response
 from durable_local.http.routing import RouteTemplate
 from durable_local.http.state import CONFIG, RUNTIME, Route, RouteHandler, origin_of
 from durable_local.invoker_http import management_urls
-from durable_local.model import QueryFilter, RuntimeStatus, parse_time
+from durable_local.model import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    QueryFilter,
+    RuntimeStatus,
+    parse_time,
+)
 
 CONTINUATION_HEADER = "x-ms-continuation-token"
-# Statuses for which GET status answers 202 (still in progress) rather than 200.
-_IN_PROGRESS = frozenset(
-    {
-        RuntimeStatus.PENDING,
-        RuntimeStatus.RUNNING,
-        RuntimeStatus.CONTINUED_AS_NEW,
-        RuntimeStatus.SUSPENDED,
-    }
-)
-_TERMINAL_FOR_EVENTS = frozenset(
-    {
-        RuntimeStatus.COMPLETED,
-        RuntimeStatus.FAILED,
-        RuntimeStatus.CANCELED,
-        RuntimeStatus.TERMINATED,
-    }
-)
 _DEFAULT_POLLING_INTERVAL = 1.0
 
 
@@ -277,7 +266,7 @@ async def get_instance(request: web.Request, values: dict[str, str]) -> web.Resp
         show_input=parse_bool(query, "showInput", True),
     )
     state = _status_of(status)
-    if state in _IN_PROGRESS:
+    if state in ACTIVE_STATUSES:  # still in progress: 202 rather than 200
         return json_response(
             status, status=202, headers={"Location": str(request.url), "Retry-After": "5"}
         )
@@ -294,32 +283,25 @@ async def purge_instance(request: web.Request, values: dict[str, str]) -> web.Re
     return json_response({"instancesDeleted": deleted})
 
 
-async def terminate(request: web.Request, values: dict[str, str]) -> web.Response:
-    query = query_of(request)
-    _check_task_hub(request, query)
-    await _runtime(request).terminate(values["instanceId"], query.get("reason"))
-    return _accepted()
+ReasonedOperation = Callable[[RuntimeAPI, str, str | None], Awaitable[None]]
 
 
-async def suspend(request: web.Request, values: dict[str, str]) -> web.Response:
-    query = query_of(request)
-    _check_task_hub(request, query)
-    await _runtime(request).suspend(values["instanceId"], query.get("reason"))
-    return _accepted()
+def _reasoned(operation: ReasonedOperation) -> RouteHandler:
+    """A handler for ``instances/{id}/<operation>?reason=``: 202 with an empty body."""
+
+    async def handle(request: web.Request, values: dict[str, str]) -> web.Response:
+        query = query_of(request)
+        _check_task_hub(request, query)
+        await operation(_runtime(request), values["instanceId"], query.get("reason"))
+        return _accepted()
+
+    return handle
 
 
-async def resume(request: web.Request, values: dict[str, str]) -> web.Response:
-    query = query_of(request)
-    _check_task_hub(request, query)
-    await _runtime(request).resume(values["instanceId"], query.get("reason"))
-    return _accepted()
-
-
-async def rewind(request: web.Request, values: dict[str, str]) -> web.Response:
-    query = query_of(request)
-    _check_task_hub(request, query)
-    await _runtime(request).rewind(values["instanceId"], query.get("reason"))
-    return _accepted()
+terminate = _reasoned(lambda runtime, instance_id, reason: runtime.terminate(instance_id, reason))
+suspend = _reasoned(lambda runtime, instance_id, reason: runtime.suspend(instance_id, reason))
+resume = _reasoned(lambda runtime, instance_id, reason: runtime.resume(instance_id, reason))
+rewind = _reasoned(lambda runtime, instance_id, reason: runtime.rewind(instance_id, reason))
 
 
 async def restart(request: web.Request, values: dict[str, str]) -> web.Response:
@@ -343,7 +325,7 @@ async def raise_event(request: web.Request, values: dict[str, str]) -> web.Respo
     # EXT order: existence (404), terminal state (410), then the content type (400).
     status = await runtime.get_status(instance_id, show_input=False)
     state = _status_of(status)
-    if state in _TERMINAL_FOR_EVENTS:
+    if state in TERMINAL_STATUSES:
         raise InstanceGone(instance_id, state.value)
     if request.content_type.lower() != "application/json":
         raise BadRequest("Only application/json request content is supported")
