@@ -121,6 +121,7 @@ class Dispatcher:
         # made an instance claimable since its last empty claim: a wake from a client, a
         # finished episode, a completion for an instance not held, a hold or timer running out.
         self._claim_dirty = True
+        self._activities_queued = True  # False once a claim found the activity queue drained
         self._finished: list[tuple[ActivityWorkItem, Event]] = []  # results not yet recorded
         self._flush_scheduled = False
         self.orchestrator_seconds = 0.0  # time inside the SDK handle (the replay floor)
@@ -157,6 +158,7 @@ class Dispatcher:
 
     def wake(self) -> None:
         self._claim_dirty = True
+        self._activities_queued = True
         self._wake.set()
 
     def event_raised(self, instance_id: str) -> None:
@@ -170,6 +172,9 @@ class Dispatcher:
         if instance_id in self._running and self._loop is not None:
             self._streams.add(instance_id)
             self._ready_since.setdefault(instance_id, self._loop.time())
+        if instance_id in self._running or instance_id in self._held_before:
+            # Not claimable now; the end of its episode or of its hold wakes the pump.
+            return
         self.wake()
 
     def wake_threadsafe(self) -> None:
@@ -235,8 +240,11 @@ class Dispatcher:
             self._running.add(item.instance.instance_id)
             self._spawn(self._episodes, self._episode(item))
         free = self.max_activities - len(self._activities)
-        if free > 0:
-            for work in self.store.claim_activities(self.owner, now, LEASE_SECONDS, free):
+        if free > 0 and self._activities_queued:
+            claimed = self.store.claim_activities(self.owner, now, LEASE_SECONDS, free)
+            if len(claimed) < free:
+                self._activities_queued = False  # only episodes queue more
+            for work in claimed:
                 self._spawn(self._activities, self._activity(work))
 
     def _spawn(self, bucket: set[asyncio.Task[None]], coro: object) -> None:
@@ -314,6 +322,8 @@ class Dispatcher:
             commit.updated = record.updated
         self.store.commit_episode(item, commit)
         self.episodes_run += 1
+        if commit.activities:
+            self._activities_queued = True
         self._track(record, commit)
         if commit.finished or commit.new_execution_id is not None:
             self._cache.pop(record.instance_id, None)
@@ -470,6 +480,7 @@ class Dispatcher:
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 self.store.release_activity(work)
+            self._activities_queued = True
             raise
         self._finished.append((work, event))
         if not self._flush_scheduled:
