@@ -456,15 +456,29 @@ class SqliteStore:
     def complete_activities(self, results: list[tuple[ActivityWorkItem, Event]]) -> None:
         if not results:
             return
-        now_us = VISIBLE_NOW
         with self._tx() as conn:
-            for item, event in results:
-                deleted = conn.execute(
-                    "DELETE FROM activities WHERE id = ? AND lock_owner = ?",
-                    (item.item_id, item.lock_token),
-                ).rowcount
-                if deleted:
-                    self._insert_message(conn, item.instance_id, event, item.execution_id, now_us)
+            # Two statements per batch: delete the still-leased items, queue their results.
+            deleted: set[int] = set()
+            for start in range(0, len(results), 400):
+                chunk = results[start : start + 400]
+                pairs = ", ".join("(?, ?)" for _ in chunk)
+                deleted.update(
+                    row[0]
+                    for row in conn.execute(
+                        f"DELETE FROM activities WHERE (id, lock_owner) IN (VALUES {pairs}) "
+                        "RETURNING id",
+                        [value for item, _ in chunk for value in (item.item_id, item.lock_token)],
+                    ).fetchall()
+                )
+            conn.executemany(
+                "INSERT INTO messages (instance_id, execution_id, event, visible_at) "
+                "VALUES (?, ?, ?, ?)",
+                [
+                    (item.instance_id, item.execution_id, json.dumps(event), VISIBLE_NOW)
+                    for item, event in results
+                    if item.item_id in deleted
+                ],
+            )
 
     def release_activity(self, item: ActivityWorkItem) -> None:
         with self._tx() as conn:
