@@ -62,7 +62,8 @@ log = logging.getLogger("durable_local.dispatcher")
 LEASE_SECONDS = 24 * 3600.0
 HISTORY_CACHE_SIZE = 2048
 # Batching: while an instance still waits for its own activities or children, its next episode
-# is held back for up to HOLD_FACTOR times its last replay (never more than MAX_HOLD seconds),
+# is held back for up to HOLD_FACTOR times its expected replay (its last one, scaled by the
+# history's growth since; never more than MAX_HOLD seconds),
 # so a fan-in is replayed a few times instead of once per trickle of completions. This only
 # changes how messages are batched (spec §7.9), never what an episode does with them.
 HOLD_FACTOR = 2.0
@@ -114,6 +115,10 @@ class Dispatcher:
         self._running: set[str] = set()  # instances with an episode in progress
         self._streams: set[str] = set()  # instances sent events while their episode ran
         self._last_replay: dict[str, float] = {}
+        # History length the last replay saw, and after its commit: an episode that scheduled a
+        # large fan-out replayed a short history, and the next replay will cost that much more.
+        self._replayed_len: dict[str, int] = {}
+        self._committed_len: dict[str, int] = {}
         self._next_hold: float | None = None
         self._held_before: dict[str, float] = {}
         # Claiming an episode scans the visible messages, which is costly while thousands of
@@ -218,10 +223,18 @@ class Dispatcher:
         for instance_id, since in list(self._ready_since.items()):
             if self._outstanding.get(instance_id, 0) <= 0 and instance_id not in self._streams:
                 continue
-            hold = min(MAX_HOLD, HOLD_FACTOR * self._last_replay.get(instance_id, 0.0))
+            hold = min(MAX_HOLD, HOLD_FACTOR * self._next_replay(instance_id))
             if since + hold > now:
                 held[instance_id] = since + hold
         return held
+
+    def _next_replay(self, instance_id: str) -> float:
+        """The expected cost of the instance's next replay: its last one, scaled by how much its
+        history grew in that episode (replay time is linear in the history's length)."""
+        last = self._last_replay.get(instance_id, 0.0)
+        replayed = self._replayed_len.get(instance_id, 0)
+        grown = self._committed_len.get(instance_id, 0) / replayed if replayed else 1.0
+        return last * max(1.0, grown)
 
     def _fill(self) -> None:
         now = self.clock.now()
@@ -322,6 +335,7 @@ class Dispatcher:
             commit.updated = record.updated
         self.store.commit_episode(item, commit)
         self.episodes_run += 1
+        self._committed_len[record.instance_id] = record.history_len
         if commit.activities:
             self._activities_queued = True
         self._track(record, commit)
@@ -336,6 +350,8 @@ class Dispatcher:
         if commit.finished or commit.new_execution_id is not None:
             self._outstanding.pop(instance_id, None)
             self._last_replay.pop(instance_id, None)
+            self._replayed_len.pop(instance_id, None)
+            self._committed_len.pop(instance_id, None)
             self._ready_since.pop(instance_id, None)
             self._streams.discard(instance_id)
         else:
@@ -386,6 +402,7 @@ class Dispatcher:
         self.orchestrator_seconds += result.seconds
         self.orchestrator_cpu_seconds += result.cpu_seconds
         self._last_replay[record.instance_id] = result.seconds
+        self._replayed_len[record.instance_id] = len(history.events) + len(new_events)
         return parse_sdk_output(result.returned, result.error)
 
     def _commit_for(
