@@ -127,6 +127,11 @@ class LocalHost:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGSTOP)
 
+    def cont(self) -> None:
+        """SIGCONT: let a paused process run on."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+
     def _reap(self) -> None:
         if self._log_file is not None:
             with contextlib.suppress(OSError):

@@ -120,16 +120,20 @@ async def test_sigkill_and_restart_lose_nothing(tmp_path: Path) -> None:
             assert started.status == 202, started
             in_flight: list[tuple[str, str]] = []
             deadline = time.monotonic() + 30
-            # Wait for a full house (every activity slot busy, host.json: 8); after a second,
-            # settle for any activity in flight.
-            patience = time.monotonic() + 1.0
+            # Wait for a full house (every activity slot busy, host.json: 8); after 0.3 s,
+            # settle for any activity in flight. Activities are quick, so what a poll saw may
+            # be over by the time the process is frozen: freeze, look again, and let it run on
+            # until it is frozen with activities in flight.
+            patience = time.monotonic() + 0.3
             while time.monotonic() < deadline:
-                in_flight = claimed_activities(store)
-                if len(in_flight) >= 8 or (in_flight and time.monotonic() > patience):
-                    break
+                seen = claimed_activities(store)
+                if len(seen) >= 8 or (seen and time.monotonic() > patience):
+                    host.pause()
+                    in_flight = claimed_activities(store)
+                    if in_flight:
+                        break
+                    host.cont()
                 await asyncio.sleep(0.002)
-            host.pause()
-            in_flight = claimed_activities(store)
             host.kill()
         assert in_flight, "no activity was ever seen running"
         figures.append(
