@@ -165,9 +165,10 @@ class ClientProcess:
 class Host:
     """A fresh runtime + HTTP server on a free port, over a new SQLite file."""
 
-    def __init__(self, loaded: Any, db_path: Path) -> None:
+    def __init__(self, loaded: Any, db_path: Path, in_process: bool = False) -> None:
         self.loaded = loaded
         self.db_path = db_path
+        self.in_process = in_process
         self.begin = 0.0  # when the measured part of the workload began
 
     async def client(self, *args: str) -> ClientProcess:
@@ -181,9 +182,17 @@ class Host:
         from durable_local.http import HostConfig, create_app
         from durable_local.runtime import DurableRuntime
         from durable_local.store.sqlite import SqliteStore
+        from durable_local.worker import ProcessWorker
 
         settings = self.loaded.settings
         self.store = SqliteStore(self.db_path)
+        worker = None
+        if not self.in_process:  # as `durable-local start` runs: user code in a worker process
+            worker = ProcessWorker(
+                str(self.loaded.app_dir),
+                max_activities=settings.max_concurrent_activities,
+                max_orchestrations=settings.max_concurrent_orchestrations,
+            )
         self.runtime = DurableRuntime(
             self.loaded.registry,
             self.store,
@@ -192,6 +201,7 @@ class Host:
             max_concurrent_activities=settings.max_concurrent_activities,
             max_concurrent_orchestrations=settings.max_concurrent_orchestrations,
             app_dir=str(self.loaded.app_dir),
+            worker=worker,
         )
         config = HostConfig(route_prefix=settings.route_prefix, app_dir=str(self.loaded.app_dir))
         app = create_app(self.runtime, self.loaded.registry, config, manage_runtime=True)
@@ -252,8 +262,9 @@ async def measure(
     workdir: Path,
     sampler: RssSampler,
     body: Callable[[Host], Awaitable[tuple[int, dict[str, Any]]]],
+    in_process: bool = False,
 ) -> Result:
-    async with Host(loaded, workdir / f"{name}-{size}.db") as host:
+    async with Host(loaded, workdir / f"{name}-{size}.db", in_process) as host:
         sampler.mark()
         host.begin = time.perf_counter()
         units, extra = await body(host)
@@ -579,7 +590,14 @@ async def run(args: argparse.Namespace) -> list[Result]:
             for size in args.sizes or sizes[name]:
                 results.append(
                     await measure(
-                        name, size, UNITS[name], loaded, workdir, sampler, FACTORIES[name](size)
+                        name,
+                        size,
+                        UNITS[name],
+                        loaded,
+                        workdir,
+                        sampler,
+                        FACTORIES[name](size),
+                        args.in_process,
                     )
                 )
     finally:
@@ -595,6 +613,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=list(FACTORIES), help="run only these")
     parser.add_argument(
         "--sizes", nargs="+", type=int, help="override the sizes (with --only, for profiling)"
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run user code in threads of the host process (durable-local start --in-process)",
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder (bench/out)")
     parser.add_argument(

@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"default {DEFAULT_MAX_BODY_SIZE})",
     )
     start.add_argument("--log-level", default="INFO", help="console log level (default INFO)")
+    start.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run orchestrators and activities in threads of the host process instead of a "
+        "separate worker process (for debuggers and profilers)",
+    )
     return parser
 
 
@@ -143,6 +149,7 @@ class ServeOptions:
     port: int
     store: str
     config: HostConfig
+    in_process: bool = False
 
 
 def describe_functions(loaded: LoadedApp, base_url: str, route_prefix: str) -> str:
@@ -189,6 +196,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     from durable_local.clock import SystemClock
     from durable_local.runtime import DurableRuntime
     from durable_local.store.sqlite import SqliteStore
+    from durable_local.worker import ProcessWorker
 
     loaded = options.loaded
     settings = loaded.settings
@@ -199,6 +207,14 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
             loop.add_signal_handler(signum, stop.set)
 
     store = SqliteStore(options.store)
+    worker = None
+    if not options.in_process:
+        # As in Azure: user code runs in a worker process of its own (durable_local.worker).
+        worker = ProcessWorker(
+            str(loaded.app_dir),
+            max_activities=settings.max_concurrent_activities,
+            max_orchestrations=settings.max_concurrent_orchestrations,
+        )
     runtime = DurableRuntime(
         loaded.registry,
         store,
@@ -207,6 +223,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_orchestrations=settings.max_concurrent_orchestrations,
         app_dir=str(loaded.app_dir),
+        worker=worker,
     )
     app = create_app(runtime, loaded.registry, options.config, manage_runtime=True)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -266,6 +283,7 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
             max_body_size=max_body_size(args, env),
             app_dir=str(loaded.app_dir),
         ),
+        in_process=bool(getattr(args, "in_process", False)),
     )
 
 

@@ -1,10 +1,12 @@
-"""The dispatcher: claim work, call user code, run the engine, commit once per step.
+"""The dispatcher: claim work, hand it to the language worker, run the engine, commit.
 
 One asyncio task (the pump) claims orchestration work items (an instance with visible messages)
-and activity work items up to the configured concurrency, and sleeps until new work is queued,
-a timer becomes due, or the clock jumps. Episodes run the SDK replay in a worker thread (it is
-CPU-bound); sync activities run in a thread pool, async ones on the loop, as the Python worker
-runs them.
+up to the configured concurrency and activity work items in batches, and sleeps until new work
+is queued, a timer becomes due, or the clock jumps. User code runs in the language worker
+(``durable_local.worker``): each episode's SDK replay is one call, activities are streamed to it
+(at most twice its concurrency at a time) and their outcomes come back in batches, which are
+recorded a batch per transaction. The built-in HTTP activity (``call_http``) runs here, as the
+extension runs it in the host.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ import contextlib
 import json
 import logging
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,12 +35,7 @@ from durable_local.engine.episode import (
 )
 from durable_local.engine.events import Event
 from durable_local.engine.replay import HTTP_ACTIVITY_NAME
-from durable_local.invoker import (
-    ActivityFailure,
-    call_durable_http,
-    invoke_activity,
-    invoke_orchestrator,
-)
+from durable_local.invoker import ActivityCall, ActivityOutcome, call_durable_http
 from durable_local.model import EventType, RuntimeStatus, format_event_time
 from durable_local.registry import FunctionRegistry
 from durable_local.store import (
@@ -54,6 +50,7 @@ from durable_local.store import (
     Store,
 )
 from durable_local.store.sqlite import stored_text
+from durable_local.worker import InProcessWorker, LanguageWorker, missing_activity
 
 log = logging.getLogger("durable_local.dispatcher")
 
@@ -68,6 +65,13 @@ HISTORY_CACHE_SIZE = 2048
 # changes how messages are batched (spec §7.9), never what an episode does with them.
 HOLD_FACTOR = 2.0
 MAX_HOLD = 1.0
+# Activities are claimed from the store up to ACTIVITY_CLAIM_BATCH at a time (one transaction),
+# and handed to the worker up to ACTIVITY_PREFETCH times its concurrency, so that it never waits
+# for the host between two activities. The outcomes that came back by the next turn of the loop
+# are recorded in one transaction; they are never held longer, so a crash loses at most the
+# results of the activities that were running (the real host's at-least-once window).
+ACTIVITY_CLAIM_BATCH = 256
+ACTIVITY_PREFETCH = 2
 
 
 @dataclass
@@ -87,6 +91,7 @@ class Dispatcher:
         max_concurrent_activities: int = 10,
         max_concurrent_orchestrations: int = 10,
         app_dir: str = ".",
+        worker: LanguageWorker | None = None,
     ) -> None:
         if max_concurrent_activities < 1 or max_concurrent_orchestrations < 1:
             raise ValueError("concurrency limits must be at least 1")
@@ -99,16 +104,19 @@ class Dispatcher:
         self.owner = uuid.uuid4().hex
         self._wake = asyncio.Event()
         self._episodes: set[asyncio.Task[None]] = set()
-        self._activities: set[asyncio.Task[None]] = set()
+        self._http_activities: set[asyncio.Task[None]] = set()
+        self.worker: LanguageWorker = worker or InProcessWorker(
+            registry,
+            max_activities=max_concurrent_activities,
+            max_orchestrations=max_concurrent_orchestrations,
+            app_dir=app_dir,
+        )
+        self._hold_streams = self.worker.shares_host_process
+        self._claimed: deque[ActivityWorkItem] = deque()  # leased, not yet sent to the worker
+        self._inflight: dict[int, ActivityWorkItem] = {}  # sent, no outcome yet
         self._pump: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] = lambda: None
-        self._orchestrator_pool = ThreadPoolExecutor(
-            max_concurrent_orchestrations, thread_name_prefix="orchestrator"
-        )
-        self._activity_pool = ThreadPoolExecutor(
-            max_concurrent_activities, thread_name_prefix="activity"
-        )
         self._cache: OrderedDict[str, _CachedHistory] = OrderedDict()
         self._outstanding: dict[str, int] = {}  # activities + children per instance
         self._ready_since: dict[str, float] = {}  # loop time of the first unseen completion
@@ -128,7 +136,7 @@ class Dispatcher:
         self._claim_dirty = True
         self._activities_queued = True  # False once a claim found the activity queue drained
         self._finished: list[tuple[ActivityWorkItem, Event]] = []  # results not yet recorded
-        self._flush_scheduled = False
+        self._flush: asyncio.Handle | None = None
         self.orchestrator_seconds = 0.0  # time inside the SDK handle (the replay floor)
         # The same as CPU time of the calling threads: concurrent episodes wait for each other's
         # GIL slices, which the wall time above counts once per waiting thread.
@@ -141,6 +149,7 @@ class Dispatcher:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.store.release_all_leases()
+        await self.worker.start(self._activity_results)
         self._unsubscribe = self.clock.on_change(self.wake_threadsafe)
         self._pump = asyncio.create_task(self._run(), name="durable-local-pump")
 
@@ -154,12 +163,21 @@ class Dispatcher:
         if self._episodes:
             # Episodes are short: let them commit so no replay is wasted.
             await asyncio.wait(self._episodes, timeout=10)
-        for task in list(self._activities):
+        for task in list(self._http_activities):
             task.cancel()
-        if self._activities:
-            await asyncio.wait(self._activities, timeout=5)
-        self._orchestrator_pool.shutdown(wait=False, cancel_futures=True)
-        self._activity_pool.shutdown(wait=False, cancel_futures=True)
+        if self._http_activities:
+            await asyncio.wait(self._http_activities, timeout=5)
+        await self.worker.stop()
+        # Outcomes already back are recorded; the rest run again on the next start.
+        if self._flush is not None:
+            self._flush.cancel()
+        self._record_finished()
+        unfinished = [*self._inflight.values(), *self._claimed]
+        self._inflight.clear()
+        self._claimed.clear()
+        for work in unfinished:
+            with contextlib.suppress(Exception):
+                self.store.release_activity(work)
 
     def wake(self) -> None:
         self._claim_dirty = True
@@ -169,12 +187,16 @@ class Dispatcher:
     def event_raised(self, instance_id: str) -> None:
         """A client queued an event for ``instance_id``.
 
-        Events that arrive while the instance's episode runs are a stream: its next episode is
-        held like a fan-in's (HOLD_FACTOR times its last replay, at most MAX_HOLD), so a burst
-        is applied in a few episodes instead of one whole-history replay per event (spec §7.9).
-        An event for an instance that is not running is applied at once.
+        With a worker in the host process, events that arrive while the instance's episode
+        runs are a stream: its next episode is held like a fan-in's (HOLD_FACTOR times its last
+        replay, at most MAX_HOLD), so a burst is applied in a few episodes instead of one
+        whole-history replay per event (spec §7.9): every replay there takes the GIL from the
+        HTTP server that is receiving the burst. A worker process replays on a core of its own,
+        so the next episode is claimed as soon as the running one ends, as DTFx does (holding
+        would only leave that core idle). An event for an instance that is not running is
+        applied at once.
         """
-        if instance_id in self._running and self._loop is not None:
+        if instance_id in self._running and self._loop is not None and self._hold_streams:
             self._streams.add(instance_id)
             self._ready_since.setdefault(instance_id, self._loop.time())
         if instance_id in self._running or instance_id in self._held_before:
@@ -188,7 +210,7 @@ class Dispatcher:
 
     @property
     def busy(self) -> bool:
-        return bool(self._episodes or self._activities)
+        return bool(self._episodes or self._inflight or self._claimed or self._finished)
 
     # -- the pump ------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -252,13 +274,13 @@ class Dispatcher:
             self._streams.discard(item.instance.instance_id)
             self._running.add(item.instance.instance_id)
             self._spawn(self._episodes, self._episode(item))
-        free = self.max_activities - len(self._activities)
-        if free > 0 and self._activities_queued:
-            claimed = self.store.claim_activities(self.owner, now, LEASE_SECONDS, free)
-            if len(claimed) < free:
+        if self._activities_queued and len(self._claimed) < self.max_activities:
+            wanted = ACTIVITY_CLAIM_BATCH - len(self._claimed)
+            claimed = self.store.claim_activities(self.owner, now, LEASE_SECONDS, wanted)
+            if len(claimed) < wanted:
                 self._activities_queued = False  # only episodes queue more
-            for work in claimed:
-                self._spawn(self._activities, self._activity(work))
+            self._claimed.extend(claimed)
+        self._send_activities()
 
     def _spawn(self, bucket: set[asyncio.Task[None]], coro: object) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
@@ -393,12 +415,9 @@ class Dispatcher:
             parent_instance_id=record.parent.instance_id if record.parent else None,
             is_replaying=replaying,
         )
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(
-            self._orchestrator_pool, invoke_orchestrator, function, context_json
-        )
-        # Timed inside the worker thread: the thread hop and the loop's latency in picking the
-        # result up are host overhead, not part of the floor.
+        result = await self.worker.call_orchestrator(function, context_json)
+        # Timed by the worker around the handle call: sending the call, the thread hop and the
+        # loop's latency in picking the result up are host overhead, not part of the floor.
         self.orchestrator_seconds += result.seconds
         self.orchestrator_cpu_seconds += result.cpu_seconds
         self._last_replay[record.instance_id] = result.seconds
@@ -491,23 +510,76 @@ class Dispatcher:
         return function.name if function is not None else name
 
     # -- activities ----------------------------------------------------------------------------
-    async def _activity(self, work: ActivityWorkItem) -> None:
+    def _send_activities(self) -> None:
+        """Hand claimed activities to the worker while it has fewer than its share out.
+
+        Outcomes not yet recorded count against the share: after a crash, at most
+        ACTIVITY_PREFETCH times the concurrency of activities can have run unrecorded.
+        """
+        room = self.max_activities * ACTIVITY_PREFETCH - len(self._inflight) - len(self._finished)
+        calls: list[ActivityCall] = []
+        missing: list[ActivityOutcome] = []
+        while room > 0 and self._claimed:
+            work = self._claimed.popleft()
+            room -= 1
+            self._inflight[work.item_id] = work
+            call = ActivityCall(work.item_id, work.name, work.input_json)
+            if work.name == HTTP_ACTIVITY_NAME:
+                task = asyncio.create_task(self._http_activity(call))
+                self._http_activities.add(task)
+                task.add_done_callback(self._http_activities.discard)
+                continue
+            function = self.registry.activity(work.name)
+            if function is None:
+                missing.append(missing_activity(call))
+            else:
+                calls.append(ActivityCall(work.item_id, function.name, work.input_json))
+        if calls:
+            self.worker.submit_activities(calls)
+        if missing:
+            self._activity_results(missing)
+
+    async def _http_activity(self, call: ActivityCall) -> None:
+        """The extension's built-in HTTP activity (``call_http``) runs in the host."""
         try:
-            event = await self._run_activity(work)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                self.store.release_activity(work)
-            self._activities_queued = True
-            raise
-        self._finished.append((work, event))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._record_finished)
+            response = await call_durable_http(call.input_json)
+        except Exception as exc:
+            reason = f"Activity function '{HTTP_ACTIVITY_NAME}' failed:  {exc}"
+            outcome = ActivityOutcome(call.key, failure=(reason, str(exc)))
+        else:
+            outcome = ActivityOutcome(call.key, result_json=response)
+        self._activity_results([outcome])
+
+    def _activity_results(self, outcomes: list[ActivityOutcome]) -> None:
+        """Outcomes from the worker (on the loop): queue their events for the next flush."""
+        if self.stopping:
+            return  # their leases are released: they run again on the next start
+        now = self.clock.now()
+        for outcome in outcomes:
+            work = self._inflight.pop(outcome.key, None)
+            if work is None:
+                continue
+            if outcome.failure is not None:
+                reason, details = outcome.failure
+                event = ev.new_task_failed(now, work.task_id, reason, details)
+            else:
+                event = ev.new_task_completed(now, work.task_id, outcome.result_json)
+            self._finished.append((work, event))
+        self._schedule_flush()
+        self._send_activities()
+        if len(self._claimed) < self.max_activities:
+            self._wake.set()  # claim the next batch before the worker runs dry
+
+    def _schedule_flush(self) -> None:
+        if self._finished and self._flush is None:
+            self._flush = asyncio.get_running_loop().call_soon(self._record_finished)
 
     def _record_finished(self) -> None:
-        """Record every activity result of this turn of the loop in one transaction."""
-        self._flush_scheduled = False
+        """Record the activity results that came back, in one transaction."""
+        self._flush = None
         finished, self._finished = self._finished, []
+        if not finished:
+            return
         try:
             self.store.complete_activities(finished)
         except Exception:  # the leases stay: the activities run again after a restart
@@ -519,27 +591,3 @@ class Dispatcher:
             if work.instance_id not in self._held_before:
                 self._claim_dirty = True
         self._wake.set()
-
-    async def _run_activity(self, work: ActivityWorkItem) -> Event:
-        now = self.clock.now
-        if work.name == HTTP_ACTIVITY_NAME:
-            try:
-                response = await call_durable_http(work.input_json)
-            except Exception as exc:
-                reason = f"Activity function '{HTTP_ACTIVITY_NAME}' failed:  {exc}"
-                return ev.new_task_failed(now(), work.task_id, reason, str(exc))
-            return ev.new_task_completed(now(), work.task_id, response)
-        function = self.registry.activity(work.name)
-        if function is None:
-            reason = (
-                f"The function '{work.name}' doesn't exist, is disabled, or is not an activity "
-                "function."
-            )
-            return ev.new_task_failed(now(), work.task_id, reason, reason)
-        try:
-            result = await invoke_activity(
-                function, work.input_json, executor=self._activity_pool, app_dir=self.app_dir
-            )
-        except ActivityFailure as failure:
-            return ev.new_task_failed(now(), work.task_id, failure.reason, failure.details)
-        return ev.new_task_completed(now(), work.task_id, result)

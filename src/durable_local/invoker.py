@@ -9,12 +9,10 @@ Reason/Details the extension records.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import traceback
-from collections.abc import Callable
-from concurrent.futures import Executor
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,37 +59,59 @@ def invoke_orchestrator(function: OrchestratorFunction, context_json: str) -> Or
     return OrchestratorResult(returned, None, seconds=seconds, cpu_seconds=cpu)
 
 
-async def invoke_activity(
-    function: ActivityFunction,
-    input_json: str | None,
-    *,
-    executor: Executor | None,
-    app_dir: str = ".",
-) -> str | None:
-    """Run an activity; returns the compact JSON text of its result (``None`` for null).
+@dataclass(frozen=True)
+class ActivityCall:
+    """One activity invocation handed to a worker; ``key`` identifies its result."""
 
-    Raises ActivityFailure with the extension's Reason/Details shape (spec §4.1).
+    key: int
+    name: str
+    input_json: str | None
+
+
+@dataclass(frozen=True)
+class ActivityOutcome:
+    """What an activity invocation gave: its result JSON, or the failure's Reason/Details."""
+
+    key: int
+    result_json: str | None = None
+    failure: tuple[str, str] | None = None
+
+
+def run_activity(
+    function: ActivityFunction,
+    call: ActivityCall,
+    *,
+    app_dir: str = ".",
+    run_async: Callable[[Coroutine[Any, Any, Any]], Any] | None = None,
+) -> ActivityOutcome:
+    """Run one activity in the calling (worker) thread, as the Python worker runs it.
+
+    The input is decoded and the result encoded by the worker's ``ActivityTriggerConverter``
+    (spec §4.1, §8.2); an async function's coroutine is handed to ``run_async``, which runs it
+    on the worker's event loop and returns its result. A failure becomes the extension's
+    Reason/Details shape.
     """
     try:
+        text = call.input_json if call.input_json is not None else "null"
         value = ActivityTriggerConverter.decode(
-            meta.Datum(type="string", value=input_json if input_json is not None else "null"),
-            trigger_metadata=None,
+            meta.Datum(type="string", value=text), trigger_metadata=None
         )
         kwargs: dict[str, Any] = {function.input_name: value}
         if function.wants_context:
             kwargs["context"] = InvocationContext(function.function_name, app_dir)
         if function.is_async:
-            result = await function.fn(**kwargs)
+            if run_async is None:
+                raise RuntimeError("no event loop to run an async activity on")
+            result = run_async(function.fn(**kwargs))
         else:
-            loop = asyncio.get_running_loop()
-            call: Callable[[], Any] = lambda: function.fn(**kwargs)  # noqa: E731
-            result = await loop.run_in_executor(executor, call)
+            result = function.fn(**kwargs)
         encoded = ActivityTriggerConverter.encode(result, expected_type=None).value
     except Exception as exc:
-        raise activity_failure(function.name, exc) from exc
+        failure = activity_failure(function.name, exc)
+        return ActivityOutcome(call.key, failure=(failure.reason, failure.details))
     if encoded is None:
-        return None
-    return compact_json(str(encoded))
+        return ActivityOutcome(call.key)
+    return ActivityOutcome(call.key, result_json=compact_json(str(encoded)))
 
 
 def activity_failure(name: str, exc: BaseException) -> ActivityFailure:

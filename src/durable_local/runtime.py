@@ -29,6 +29,7 @@ from durable_local.model import EventType, QueryFilter, RuntimeStatus
 from durable_local.registry import FunctionRegistry
 from durable_local.store import InstanceExistsError, InstanceRecord, Store
 from durable_local.store.sqlite import decode_continuation, encode_continuation
+from durable_local.worker import LanguageWorker
 
 StatusObject = dict[str, Any]
 
@@ -50,6 +51,7 @@ class DurableRuntime:
         max_concurrent_activities: int = 10,
         max_concurrent_orchestrations: int = 10,
         app_dir: str = ".",
+        worker: LanguageWorker | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -62,6 +64,7 @@ class DurableRuntime:
             max_concurrent_activities=max_concurrent_activities,
             max_concurrent_orchestrations=max_concurrent_orchestrations,
             app_dir=app_dir,
+            worker=worker,
         )
 
     async def start(self) -> None:

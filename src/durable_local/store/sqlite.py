@@ -426,13 +426,21 @@ class SqliteStore:
             return []
         now_us = to_micros(now)
         token = f"{owner}:{uuid.uuid4().hex}"
+        columns = "id, instance_id, execution_id, task_id, name, input, dequeue_count"
         with self._tx() as conn:
+            # Two index ranges (activities_by_lock): never-leased items in queue order, then
+            # items whose lease ran out (only after a crash). One query with OR would scan the
+            # whole table, leased items included, on every claim.
             rows = conn.execute(
-                "SELECT id, instance_id, execution_id, task_id, name, input, dequeue_count "
-                "FROM activities WHERE lock_until IS NULL OR lock_until < ? "
-                "ORDER BY id LIMIT ?",
-                (now_us, limit),
+                f"SELECT {columns} FROM activities WHERE lock_until IS NULL ORDER BY id LIMIT ?",
+                (limit,),
             ).fetchall()
+            if len(rows) < limit:
+                rows += conn.execute(
+                    f"SELECT {columns} FROM activities INDEXED BY activities_by_lock "
+                    "WHERE lock_until < ? ORDER BY id LIMIT ?",
+                    (now_us, limit - len(rows)),
+                ).fetchall()
             if rows:
                 conn.executemany(
                     "UPDATE activities SET lock_owner = ?, lock_until = ?, "
@@ -457,19 +465,24 @@ class SqliteStore:
         if not results:
             return
         with self._tx() as conn:
-            # Two statements per batch: delete the still-leased items, queue their results.
+            # Few statements per batch: delete the still-leased items (by primary key, per
+            # lease token; a row-value IN would scan the table), queue their results.
+            by_token: dict[str, list[int]] = {}
+            for item, _ in results:
+                by_token.setdefault(item.lock_token, []).append(item.item_id)
             deleted: set[int] = set()
-            for start in range(0, len(results), 400):
-                chunk = results[start : start + 400]
-                pairs = ", ".join("(?, ?)" for _ in chunk)
-                deleted.update(
-                    row[0]
-                    for row in conn.execute(
-                        f"DELETE FROM activities WHERE (id, lock_owner) IN (VALUES {pairs}) "
-                        "RETURNING id",
-                        [value for item, _ in chunk for value in (item.item_id, item.lock_token)],
-                    ).fetchall()
-                )
+            for token, ids in by_token.items():
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    marks = ", ".join("?" for _ in chunk)
+                    deleted.update(
+                        row[0]
+                        for row in conn.execute(
+                            f"DELETE FROM activities WHERE id IN ({marks}) AND lock_owner = ? "
+                            "RETURNING id",
+                            (*chunk, token),
+                        ).fetchall()
+                    )
             conn.executemany(
                 "INSERT INTO messages (instance_id, execution_id, event, visible_at) "
                 "VALUES (?, ?, ?, ?)",

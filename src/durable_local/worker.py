@@ -1,0 +1,573 @@
+"""The language worker: where orchestrator and activity code runs.
+
+In Azure the Functions host (with the Durable extension) and the Python worker are two
+processes: the host replays nothing itself, it sends each orchestrator episode and each activity
+to the worker and records what comes back. durable-local has two workers with one interface:
+
+* ``ProcessWorker`` (the default of ``durable-local start``): one child process, started with
+  ``python -m durable_local.worker``, that imports the same ``function_app.py`` and runs the
+  calls it is sent over a socket pair. User code and the host's own work (HTTP, store,
+  dispatching) no longer share one GIL, as in Azure. A crashed worker is restarted and the
+  activities it held are sent again (at-least-once, as the real host retries them).
+* ``InProcessWorker``: threads in the host process, over the registry the host loaded. Used
+  when the runtime is embedded (tests with a ManualClock, apps built in memory) and by
+  ``durable-local start --in-process``.
+
+Both run at most ``max_orchestrations`` episodes and ``max_activities`` activities at once (the
+host.json limits); sync activities run in worker threads, async ones on the worker's event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import itertools
+import logging
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from durable_local.invoker import (
+    ActivityCall,
+    ActivityOutcome,
+    OrchestratorResult,
+    invoke_orchestrator,
+    run_activity,
+)
+from durable_local.loader import LoaderError, configure_logging, load_app
+from durable_local.registry import FunctionRegistry, OrchestratorFunction
+
+log = logging.getLogger("durable_local.worker")
+
+ResultsCallback = Callable[[list[ActivityOutcome]], None]
+
+READY_TIMEOUT = 120.0  # importing a large app can be slow on a cold machine
+STOP_TIMEOUT = 5.0
+RESTART_DELAY = 1.0
+
+
+class WorkerError(Exception):
+    """The worker process could not be started, or died during a call."""
+
+
+class LanguageWorker(Protocol):
+    """Runs orchestrator episodes and activities for the dispatcher."""
+
+    #: True when user code runs in the host's own process (and so competes with it for the GIL).
+    shares_host_process: bool
+
+    async def start(self, on_results: ResultsCallback) -> None:
+        """Start; activity outcomes are delivered in batches on the loop to ``on_results``."""
+
+    async def stop(self) -> None:
+        """Stop at once: calls still running are abandoned (their results never delivered)."""
+
+    async def call_orchestrator(
+        self, function: OrchestratorFunction, context_json: str
+    ) -> OrchestratorResult:
+        """One episode of the SDK replay (the handle's JSON or its error text)."""
+
+    def submit_activities(self, calls: Sequence[ActivityCall]) -> None:
+        """Queue activities; each gives exactly one outcome unless the worker is stopped."""
+
+
+def missing_activity(call: ActivityCall) -> ActivityOutcome:
+    reason = (
+        f"The function '{call.name}' doesn't exist, is disabled, or is not an activity function."
+    )
+    return ActivityOutcome(call.key, failure=(reason, reason))
+
+
+def missing_orchestrator(name: str) -> OrchestratorResult:
+    return OrchestratorResult(
+        None,
+        f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function.",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Shared parts: activity threads, and a thread-safe mailbox drained on the loop
+# --------------------------------------------------------------------------------------------
+
+
+class ActivityRunner:
+    """``threads`` worker threads taking activities from one queue, as the worker's pool does.
+
+    Only this many activities run at once; the rest wait in the queue. ``report`` is called in
+    the worker thread with each outcome.
+    """
+
+    def __init__(
+        self,
+        registry: FunctionRegistry,
+        threads: int,
+        report: Callable[[ActivityOutcome], None],
+        *,
+        app_dir: str,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._registry = registry
+        self._report = report
+        self._app_dir = app_dir
+        self._loop = loop
+        self._queue: queue.SimpleQueue[ActivityCall | None] = queue.SimpleQueue()
+        self._stopped = False
+        self._running_async: set[Future[Any]] = set()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"activity-{n}", daemon=True)
+            for n in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, calls: Iterable[ActivityCall]) -> None:
+        for call in calls:
+            self._queue.put(call)
+
+    def stop(self) -> None:
+        self._stopped = True
+        for _ in self._threads:
+            self._queue.put(None)
+        with self._lock:
+            running = list(self._running_async)
+        for future in running:  # async activities are cancelled, as the worker's loop stops
+            future.cancel()
+
+    def _run_async(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        with self._lock:
+            self._running_async.add(future)
+        try:
+            return future.result()
+        finally:
+            with self._lock:
+                self._running_async.discard(future)
+
+    def _work(self) -> None:
+        while True:
+            call = self._queue.get()
+            if call is None or self._stopped:
+                return
+            function = self._registry.activity(call.name)
+            try:
+                if function is None:
+                    outcome = missing_activity(call)
+                else:
+                    outcome = run_activity(
+                        function, call, app_dir=self._app_dir, run_async=self._run_async
+                    )
+            except BaseException:  # an async activity cancelled by stop(), or the loop closed
+                if self._stopped:
+                    return
+                raise
+            if self._stopped:
+                return
+            self._report(outcome)
+
+
+class Mailbox:
+    """Items put from any thread, delivered in batches by one callback on the loop."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, deliver: Callable[[list[ActivityOutcome]], None]
+    ) -> None:
+        self._loop = loop
+        self._deliver = deliver
+        self._items: list[ActivityOutcome] = []
+        self._lock = threading.Lock()
+
+    def put(self, item: ActivityOutcome) -> None:
+        self.put_many((item,))
+
+    def put_many(self, items: Iterable[ActivityOutcome]) -> None:
+        with self._lock:
+            first = not self._items
+            self._items.extend(items)
+        if first:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the host is gone
+                self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+        if items:
+            self._deliver(items)
+
+
+# --------------------------------------------------------------------------------------------
+# In the host process
+# --------------------------------------------------------------------------------------------
+
+
+class InProcessWorker:
+    """User code in threads of the host process (embedded runtimes, tests, ``--in-process``)."""
+
+    shares_host_process = True
+
+    def __init__(
+        self,
+        registry: FunctionRegistry,
+        *,
+        max_activities: int = 10,
+        max_orchestrations: int = 10,
+        app_dir: str = ".",
+    ) -> None:
+        self.registry = registry
+        self.max_activities = max_activities
+        self.max_orchestrations = max_orchestrations
+        self.app_dir = app_dir
+        self._pool: ThreadPoolExecutor | None = None
+        self._runner: ActivityRunner | None = None
+
+    async def start(self, on_results: ResultsCallback) -> None:
+        loop = asyncio.get_running_loop()
+        self._pool = ThreadPoolExecutor(self.max_orchestrations, thread_name_prefix="orchestrator")
+        mailbox = Mailbox(loop, on_results)
+        self._runner = ActivityRunner(
+            self.registry, self.max_activities, mailbox.put, app_dir=self.app_dir, loop=loop
+        )
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def call_orchestrator(
+        self, function: OrchestratorFunction, context_json: str
+    ) -> OrchestratorResult:
+        assert self._pool is not None, "the worker is not started"
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, invoke_orchestrator, function, context_json)
+
+    def submit_activities(self, calls: Sequence[ActivityCall]) -> None:
+        assert self._runner is not None, "the worker is not started"
+        self._runner.submit(calls)
+
+
+# --------------------------------------------------------------------------------------------
+# A child process
+# --------------------------------------------------------------------------------------------
+# Messages (pickled by multiprocessing's Connection over a socket pair):
+#   host -> worker: ("orch", request_id, function_name, context_json)
+#                   ("acts", [ActivityCall, ...])
+#                   ("stop",)
+#   worker -> host: ("ready", pid) | ("fatal", message)
+#                   ("batch", [("orch", request_id, OrchestratorResult) | ("act", ActivityOutcome)])
+
+
+class ProcessWorker:
+    """User code in one child process that loads the app from ``app_dir`` itself."""
+
+    shares_host_process = False
+
+    def __init__(
+        self,
+        app_dir: str,
+        *,
+        max_activities: int = 10,
+        max_orchestrations: int = 10,
+        log_level: int | None = None,
+        restart_delay: float = RESTART_DELAY,
+    ) -> None:
+        self.app_dir = app_dir
+        self.max_activities = max_activities
+        self.max_orchestrations = max_orchestrations
+        self.log_level = log_level
+        self.restart_delay = restart_delay
+        self.pid: int | None = None
+        self.restarts = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._mailbox: Mailbox | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self._send_lock = threading.Lock()
+        self._generation = 0
+        self._ready = asyncio.Event()
+        self._stopping = False
+        self._ids = itertools.count(1)
+        self._calls: dict[int, asyncio.Future[OrchestratorResult]] = {}
+        self._outstanding: dict[int, ActivityCall] = {}  # sent, no outcome yet
+        self._restart: asyncio.Task[None] | None = None
+
+    async def start(self, on_results: ResultsCallback) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._mailbox = Mailbox(self._loop, on_results)
+        await self._spawn()
+
+    async def _spawn(self) -> None:
+        assert self._loop is not None
+        host_end, worker_end = socket.socketpair()
+        command = [
+            sys.executable,
+            "-m",
+            "durable_local.worker",
+            "--fd",
+            str(worker_end.fileno()),
+            "--app-dir",
+            self.app_dir,
+            "--activities",
+            str(self.max_activities),
+            "--orchestrations",
+            str(self.max_orchestrations),
+        ]
+        level = self.log_level if self.log_level is not None else logging.getLogger().level
+        command += ["--log-level", logging.getLevelName(level)]
+        try:
+            process = subprocess.Popen(command, pass_fds=(worker_end.fileno(),))
+        finally:
+            worker_end.close()
+        conn = Connection(host_end.detach())
+        try:
+            message = await self._loop.run_in_executor(None, _receive_ready, conn, process)
+        except BaseException:
+            conn.close()
+            with contextlib.suppress(OSError):
+                process.kill()
+            raise
+        self._process, self._conn = process, conn
+        self.pid = int(message[1])
+        self._generation += 1
+        threading.Thread(
+            target=self._read,
+            args=(conn, self._generation),
+            name="durable-local-worker-reader",
+            daemon=True,
+        ).start()
+        self._ready.set()
+        if self._outstanding:  # a restart: the activities the dead worker held run again
+            self._send(("acts", list(self._outstanding.values())))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._restart is not None:
+            self._restart.cancel()
+        process, conn = self._process, self._conn
+        if conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._send(("stop",))
+        if process is not None and self._loop is not None:
+            try:
+                await self._loop.run_in_executor(None, process.wait, STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                await self._loop.run_in_executor(None, process.wait)
+        if conn is not None:
+            conn.close()
+        for future in self._calls.values():
+            if not future.done():
+                future.set_exception(WorkerError("the worker was stopped"))
+        self._calls.clear()
+
+    async def call_orchestrator(
+        self, function: OrchestratorFunction, context_json: str
+    ) -> OrchestratorResult:
+        assert self._loop is not None, "the worker is not started"
+        await self._ready.wait()
+        request = next(self._ids)
+        future: asyncio.Future[OrchestratorResult] = self._loop.create_future()
+        self._calls[request] = future
+        try:
+            self._send(("orch", request, function.name, context_json))
+            return await future
+        finally:
+            self._calls.pop(request, None)
+
+    def submit_activities(self, calls: Sequence[ActivityCall]) -> None:
+        for call in calls:
+            self._outstanding[call.key] = call
+        if self._ready.is_set():
+            self._send(("acts", list(calls)))
+        # else: sent by _spawn once the restarted worker is ready
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _send(self, message: tuple[Any, ...]) -> None:
+        assert self._conn is not None
+        with self._send_lock:
+            self._conn.send(message)
+
+    def _read(self, conn: Connection, generation: int) -> None:
+        """The reader thread: hand each batch to the loop; report the worker's death."""
+        assert self._loop is not None
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            if message[0] == "batch":
+                with contextlib.suppress(RuntimeError):
+                    self._loop.call_soon_threadsafe(self._dispatch, generation, message[1])
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._died, generation)
+
+    def _dispatch(self, generation: int, batch: list[tuple[Any, ...]]) -> None:
+        if generation != self._generation:
+            return
+        outcomes = []
+        for entry in batch:
+            if entry[0] == "orch":
+                future = self._calls.get(entry[1])
+                if future is not None and not future.done():
+                    future.set_result(entry[2])
+            else:
+                outcome: ActivityOutcome = entry[1]
+                if self._outstanding.pop(outcome.key, None) is not None:
+                    outcomes.append(outcome)
+        if outcomes and self._mailbox is not None:
+            self._mailbox.put_many(outcomes)
+
+    def _died(self, generation: int) -> None:
+        if generation != self._generation or self._stopping:
+            return
+        self._ready.clear()
+        code = None
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self._process.wait(timeout=1.0)
+        log.error(
+            "durable-local: the worker process exited (code %s) with %d episode(s) and %d "
+            "activity(ies) in progress; restarting it, the activities will run again",
+            code,
+            len(self._calls),
+            len(self._outstanding),
+        )
+        for future in self._calls.values():
+            if not future.done():
+                future.set_exception(WorkerError(f"the worker process exited (code {code})"))
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        self._restart = asyncio.ensure_future(self._respawn())
+
+    async def _respawn(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.restart_delay)
+            try:
+                await self._spawn()
+            except Exception:
+                log.exception("durable-local: restarting the worker process failed")
+                continue
+            self.restarts += 1
+            return
+
+
+def _receive_ready(conn: Connection, process: subprocess.Popen[bytes]) -> tuple[Any, ...]:
+    """Wait (in a thread) for the child's first message."""
+    if not conn.poll(READY_TIMEOUT):
+        raise WorkerError(f"the worker process did not start within {READY_TIMEOUT:.0f} s")
+    try:
+        message: tuple[Any, ...] = conn.recv()
+    except (EOFError, OSError):
+        code = process.wait()
+        raise WorkerError(f"the worker process exited (code {code}) before it was ready") from None
+    if message[0] == "fatal":
+        process.wait()
+        raise WorkerError(f"the worker process cannot load the app: {message[1]}")
+    return message
+
+
+# --------------------------------------------------------------------------------------------
+# The child's side
+# --------------------------------------------------------------------------------------------
+
+
+class _Child:
+    def __init__(
+        self, conn: Connection, registry: FunctionRegistry, app_dir: str, activities: int, orch: int
+    ) -> None:
+        self.conn = conn
+        self.registry = registry
+        self.outbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.loop = asyncio.new_event_loop()  # for async activities
+        threading.Thread(target=self.loop.run_forever, name="worker-loop", daemon=True).start()
+        self.orchestrators = ThreadPoolExecutor(orch, thread_name_prefix="orchestrator")
+        self.activities = ActivityRunner(
+            registry,
+            activities,
+            lambda outcome: self.outbox.put(("act", outcome)),
+            app_dir=app_dir,
+            loop=self.loop,
+        )
+        threading.Thread(target=self._send_loop, name="worker-sender", daemon=True).start()
+
+    def serve(self) -> None:
+        """Read requests until the host says stop or goes away."""
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                return  # the host died: nothing left to work for
+            kind = message[0]
+            if kind == "stop":
+                return
+            if kind == "acts":
+                self.activities.submit(message[1])
+            elif kind == "orch":
+                future = self.orchestrators.submit(self._orchestrate, message[2], message[3])
+                future.add_done_callback(functools.partial(self._reply, message[1]))
+
+    def _orchestrate(self, name: str, context_json: str) -> OrchestratorResult:
+        function = self.registry.orchestrator(name)
+        if function is None:
+            return missing_orchestrator(name)
+        return invoke_orchestrator(function, context_json)
+
+    def _reply(self, request: int, done: Future[OrchestratorResult]) -> None:
+        try:
+            result = done.result()
+        except BaseException as exc:  # invoke_orchestrator catches user errors; this is ours
+            result = OrchestratorResult(None, f"durable-local worker error: {exc!r}")
+        self.outbox.put(("orch", request, result))
+
+    def _send_loop(self) -> None:
+        """Send what is ready as one message: a burst of outcomes costs one write."""
+        while True:
+            batch = [self.outbox.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < 1024:
+                    batch.append(self.outbox.get_nowait())
+            try:
+                self.conn.send(("batch", batch))
+            except (OSError, ValueError):
+                os._exit(0)  # the host is gone
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m durable_local.worker")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--app-dir", required=True)
+    parser.add_argument("--activities", type=int, default=10)
+    parser.add_argument("--orchestrations", type=int, default=10)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    # Ctrl+C reaches the whole process group: the host decides when the worker stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn = Connection(args.fd)
+    try:
+        configure_logging(args.log_level)
+        loaded = load_app(args.app_dir)
+        os.chdir(loaded.app_dir)  # as the host: user code may rely on the app root as cwd
+    except (LoaderError, Exception) as exc:
+        conn.send(("fatal", str(exc)))
+        return 1
+    child = _Child(conn, loaded.registry, str(loaded.app_dir), args.activities, args.orchestrations)
+    conn.send(("ready", os.getpid()))
+    child.serve()
+    # Running activities are abandoned, as the host abandons them on stop; flush the logs.
+    logging.shutdown()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
