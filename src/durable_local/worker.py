@@ -351,6 +351,7 @@ class ProcessWorker:
 
     async def stop(self) -> None:
         self._stopping = True
+        self._ready.set()  # wakes calls waiting for a restart: they fail instead of waiting forever
         if self._restart is not None:
             self._restart.cancel()
         process, conn = self._process, self._conn
@@ -375,6 +376,8 @@ class ProcessWorker:
     ) -> OrchestratorResult:
         assert self._loop is not None, "the worker is not started"
         await self._ready.wait()
+        if self._stopping:
+            raise WorkerError("the worker was stopped")
         request = next(self._ids)
         future: asyncio.Future[OrchestratorResult] = self._loop.create_future()
         self._calls[request] = future
@@ -387,7 +390,7 @@ class ProcessWorker:
     def submit_activities(self, calls: Sequence[ActivityCall]) -> None:
         for call in calls:
             self._outstanding[call.key] = call
-        if self._ready.is_set():
+        if self._ready.is_set() and not self._stopping:
             self._send(("acts", list(calls)))
         # else: sent by _spawn once the restarted worker is ready
 
