@@ -33,7 +33,7 @@ from durable_local.engine.episode import (
     parse_sdk_output,
     plan_episode,
 )
-from durable_local.engine.events import Event
+from durable_local.engine.events import Event, played_text
 from durable_local.engine.replay import HTTP_ACTIVITY_NAME
 from durable_local.invoker import ActivityCall, ActivityOutcome, call_durable_http
 from durable_local.model import EventType, RuntimeStatus, format_event_time
@@ -49,7 +49,6 @@ from durable_local.store import (
     OutboundMessage,
     Store,
 )
-from durable_local.store.sqlite import stored_text
 from durable_local.worker import InProcessWorker, LanguageWorker, missing_activity
 
 log = logging.getLogger("durable_local.dispatcher")
@@ -65,13 +64,19 @@ HISTORY_CACHE_SIZE = 2048
 # changes how messages are batched (spec §7.9), never what an episode does with them.
 HOLD_FACTOR = 2.0
 MAX_HOLD = 1.0
-# Activities are claimed from the store up to ACTIVITY_CLAIM_BATCH at a time (one transaction),
-# and handed to the worker up to ACTIVITY_PREFETCH times its concurrency, so that it never waits
-# for the host between two activities. The outcomes that came back by the next turn of the loop
-# are recorded in one transaction; they are never held longer, so a crash loses at most the
-# results of the activities that were running (the real host's at-least-once window).
+# Activities are claimed from the store up to ACTIVITY_CLAIM_BATCH at a time (one transaction)
+# and handed to the worker while fewer than activity_window() are out (sent, or back but not yet
+# recorded), so that it never waits for the host between two activities and a pipe message
+# carries many. Outcomes that came back by the next turn of the loop are recorded in one
+# transaction. After a crash, at most activity_window() activities can have run unrecorded and
+# run again (the real host: maxConcurrentActivityFunctions).
 ACTIVITY_CLAIM_BATCH = 256
 ACTIVITY_PREFETCH = 2
+MIN_ACTIVITY_WINDOW = 64
+
+
+def activity_window(max_activities: int) -> int:
+    return max(ACTIVITY_PREFETCH * max_activities, MIN_ACTIVITY_WINDOW)
 
 
 @dataclass
@@ -112,6 +117,7 @@ class Dispatcher:
             app_dir=app_dir,
         )
         self._hold_streams = self.worker.shares_host_process
+        self._window = activity_window(max_concurrent_activities)
         self._claimed: deque[ActivityWorkItem] = deque()  # leased, not yet sent to the worker
         self._inflight: dict[int, ActivityWorkItem] = {}  # sent, no outcome yet
         self._pump: asyncio.Task[None] | None = None
@@ -339,9 +345,12 @@ class Dispatcher:
         )
         plan = plan_episode(state, record.history_len == 0, item.messages, now)
         all_events = history.events + plan.new_events
+        # The queued JSON of each message's event: not encoded again for the SDK or the history.
+        queued = {id(m.event): m.text for m in item.messages if m.text is not None}
         sdk: SdkState | None = None
         if plan.invoke_orchestrator:
-            sdk = await self._call_orchestrator(record, history, plan.new_events)
+            new_texts = [queued.get(id(event)) for event in plan.new_events]
+            sdk = await self._call_orchestrator(record, history, plan.new_events, new_texts)
         outcome = decide(
             state=state,
             plan=plan,
@@ -352,6 +361,10 @@ class Dispatcher:
             known_orchestrators=lambda name: self.registry.orchestrator(name) is not None,
         )
         commit = self._commit_for(record, outcome, now)
+        # Encoded once, for the store and for the history cache.
+        commit.appended_texts = [
+            played_text(event, queued.get(id(event))) for event in outcome.appended
+        ]
         if record.status.is_terminal:
             # Late messages for a finished instance are discarded: it is not updated (§2.2).
             commit.updated = record.updated
@@ -364,7 +377,7 @@ class Dispatcher:
         if commit.finished or commit.new_execution_id is not None:
             self._cache.pop(record.instance_id, None)
         else:
-            history.texts.extend(stored_text(event) for event in outcome.appended)
+            history.texts.extend(commit.appended_texts)
             history.events.extend(outcome.appended)
 
     def _track(self, record: InstanceRecord, commit: EpisodeCommit) -> None:
@@ -393,7 +406,11 @@ class Dispatcher:
         return name == HTTP_ACTIVITY_NAME or self.registry.activity(name) is not None
 
     async def _call_orchestrator(
-        self, record: InstanceRecord, history: _CachedHistory, new_events: list[Event]
+        self,
+        record: InstanceRecord,
+        history: _CachedHistory,
+        new_events: list[Event],
+        new_texts: list[str | None],
     ) -> SdkState:
         function = self.registry.orchestrator(record.name)
         if function is None:
@@ -410,6 +427,7 @@ class Dispatcher:
         context_json = build_context_json(
             past_event_texts=history.texts,
             new_events=new_events,
+            new_event_texts=new_texts,
             input_json=started.get("Input"),
             instance_id=record.instance_id,
             parent_instance_id=record.parent.instance_id if record.parent else None,
@@ -511,12 +529,8 @@ class Dispatcher:
 
     # -- activities ----------------------------------------------------------------------------
     def _send_activities(self) -> None:
-        """Hand claimed activities to the worker while it has fewer than its share out.
-
-        Outcomes not yet recorded count against the share: after a crash, at most
-        ACTIVITY_PREFETCH times the concurrency of activities can have run unrecorded.
-        """
-        room = self.max_activities * ACTIVITY_PREFETCH - len(self._inflight) - len(self._finished)
+        """Hand claimed activities to the worker while fewer than the window are out."""
+        room = self._window - len(self._inflight) - len(self._finished)
         calls: list[ActivityCall] = []
         missing: list[ActivityOutcome] = []
         while room > 0 and self._claimed:

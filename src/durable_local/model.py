@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -87,8 +88,13 @@ class ActionType(enum.IntEnum):
     WHEN_ALL = 12
 
 
+@functools.lru_cache(maxsize=256)
 def format_event_time(value: datetime) -> str:
-    """DTFx/Newtonsoft history timestamp: ISO-8601 UTC with 7 fractional digits and ``Z``."""
+    """DTFx/Newtonsoft history timestamp: ISO-8601 UTC with 7 fractional digits and ``Z``.
+
+    Cached: an episode stamps all its events (a fan-out's thousands of TaskScheduled) and a
+    batch of activity results with one time.
+    """
     value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 

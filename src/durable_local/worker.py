@@ -347,7 +347,8 @@ class ProcessWorker:
         ).start()
         self._ready.set()
         if self._outstanding:  # a restart: the activities the dead worker held run again
-            self._send(("acts", list(self._outstanding.values())))
+            with contextlib.suppress(WorkerError):  # died again: the next restart sends them
+                self._send(("acts", list(self._outstanding.values())))
 
     async def stop(self) -> None:
         self._stopping = True
@@ -355,9 +356,10 @@ class ProcessWorker:
         if self._restart is not None:
             self._restart.cancel()
         process, conn = self._process, self._conn
+        self._process = self._conn = None  # a second stop() has nothing to do
         if conn is not None:
-            with contextlib.suppress(OSError, ValueError):
-                self._send(("stop",))
+            with contextlib.suppress(OSError, ValueError), self._send_lock:
+                conn.send(("stop",))
         if process is not None and self._loop is not None:
             try:
                 await self._loop.run_in_executor(None, process.wait, STOP_TIMEOUT)
@@ -391,14 +393,21 @@ class ProcessWorker:
         for call in calls:
             self._outstanding[call.key] = call
         if self._ready.is_set() and not self._stopping:
-            self._send(("acts", list(calls)))
+            # A worker that just died: they are sent again once its successor is ready.
+            with contextlib.suppress(WorkerError):
+                self._send(("acts", list(calls)))
         # else: sent by _spawn once the restarted worker is ready
 
     # -- plumbing ------------------------------------------------------------------------------
     def _send(self, message: tuple[Any, ...]) -> None:
-        assert self._conn is not None
-        with self._send_lock:
-            self._conn.send(message)
+        conn = self._conn
+        if conn is None:
+            raise WorkerError("the worker process is not running")
+        try:
+            with self._send_lock:
+                conn.send(message)
+        except (OSError, ValueError) as exc:  # died, and the reader has not noticed yet
+            raise WorkerError(f"the worker process is gone: {exc}") from exc
 
     def _read(self, conn: Connection, generation: int) -> None:
         """The reader thread: hand each batch to the loop; report the worker's death."""
@@ -433,11 +442,22 @@ class ProcessWorker:
     def _died(self, generation: int) -> None:
         if generation != self._generation or self._stopping:
             return
-        self._ready.clear()
+        self._ready.clear()  # calls from now on wait for the successor
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        self._restart = asyncio.ensure_future(self._recover(self._process))
+
+    async def _recover(self, process: subprocess.Popen[bytes] | None) -> None:
+        """Reap the dead worker, fail its episodes, start a successor (after restart_delay)."""
+        loop = asyncio.get_running_loop()
         code = None
-        if self._process is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                code = self._process.wait(timeout=1.0)
+        if process is not None:  # its end of the pipe is closed: it is exiting
+            try:
+                code = await loop.run_in_executor(None, process.wait, STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = await loop.run_in_executor(None, process.wait)
         log.error(
             "durable-local: the worker process exited (code %s) with %d episode(s) and %d "
             "activity(ies) in progress; restarting it, the activities will run again",
@@ -448,12 +468,6 @@ class ProcessWorker:
         for future in self._calls.values():
             if not future.done():
                 future.set_exception(WorkerError(f"the worker process exited (code {code})"))
-        if self._conn is not None:
-            self._conn.close()
-        self._conn = None
-        self._restart = asyncio.ensure_future(self._respawn())
-
-    async def _respawn(self) -> None:
         while not self._stopping:
             await asyncio.sleep(self.restart_delay)
             try:

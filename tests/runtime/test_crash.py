@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from durable_local.dispatcher import ACTIVITY_PREFETCH
+from durable_local.dispatcher import activity_window
 from durable_local.model import EventType, RuntimeStatus
 from durable_local.store.sqlite import SqliteStore
 
@@ -148,7 +148,6 @@ def test_sigkill_mid_run_then_restart_finishes_everything(tmp_path: Path) -> Non
         f"once (at-least-once): {sorted(twice)}"
     )
     # at-least-once, not at-most-many: only activities handed to the worker and not yet recorded
-    # at the kill may run again; the dispatcher hands it at most ACTIVITY_PREFETCH times its
-    # concurrency (8) at a time
-    assert len(twice) <= ACTIVITY_PREFETCH * 8
+    # at the kill may run again, and the dispatcher keeps at most activity_window(8) of them out
+    assert len(twice) <= activity_window(8)
     assert all(count == 2 for count in twice.values())

@@ -451,3 +451,47 @@ def test_rewind_cuts_before_the_first_failure_and_unschedules_unanswered_work() 
         (EventType.SUB_ORCHESTRATION_INSTANCE_CREATED, 2),
         (EventType.ORCHESTRATOR_COMPLETED, -1),
     ]
+
+
+# -- stored texts ----------------------------------------------------------------------------
+def _queued_events() -> list[ev.Event]:
+    """One event of each kind a message can carry, with payloads that look like the flag."""
+    tricky = json.dumps({"IsPlayed": False, "text": '"IsPlayed": false'})
+    return [
+        ev.new_orchestrator_started(T0),
+        ev.new_execution_started(
+            T0,
+            instance_id="i",
+            execution_id="e",
+            name="orch",
+            input_json=tricky,
+            parent=ev.new_parent_instance(
+                name="parent", task_id=1, instance_id="p", execution_id="pe"
+            ),
+        ),
+        ev.new_task_completed(T0, 3, tricky),
+        ev.new_task_failed(T0, 4, '"IsPlayed": false', tricky),
+        ev.new_sub_orchestration_completed(T0, 5, tricky),
+        ev.new_timer_fired(T0, 6, "2026-01-01T00:00:00.0000000Z"),
+        ev.new_event_raised(T0, '"IsPlayed": false', tricky),
+        ev.new_execution_terminated(T0, tricky),
+        ev.new_execution_suspended(T0, None),
+        ev.new_execution_resumed(T0, "why"),
+    ]
+
+
+@pytest.mark.parametrize("event", _queued_events(), ids=lambda e: str(e["EventType"]))
+def test_played_text_from_the_queued_text_equals_encoding_the_event_again(
+    event: ev.Event,
+) -> None:
+    queued = json.dumps(event)
+    assert ev.played_text(event, queued) == ev.played_text(event)
+    stored = json.loads(ev.played_text(event, queued))
+    assert stored == {**event, "IsPlayed": event["EventType"] != EventType.ORCHESTRATOR_STARTED}
+
+
+def test_played_text_ignores_a_text_that_does_not_open_with_the_header() -> None:
+    event = ev.new_task_completed(T0, 1, '"x"')
+    reordered = json.dumps({"Result": '"IsPlayed": false', **event})
+    assert json.loads(ev.played_text(event, reordered))["IsPlayed"] is True
+    assert json.loads(ev.played_text(event, reordered))["Result"] == '"x"'

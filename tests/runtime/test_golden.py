@@ -25,11 +25,12 @@ from durable_local.engine.episode import (
     decide,
     parse_sdk_output,
 )
+from durable_local.engine.events import played_text
 from durable_local.invoker import invoke_orchestrator
 from durable_local.model import EventType, RuntimeStatus
 from durable_local.registry import FunctionRegistry
 from durable_local.runtime import DurableRuntime
-from durable_local.store.sqlite import SqliteStore, stored_text
+from durable_local.store.sqlite import SqliteStore
 from tests.runtime import golden_app
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
@@ -202,7 +203,7 @@ def replay_golden(golden: dict[str, Any], orchestrator: str | None = None) -> li
         past = history[:begin]
         new = [dict(e, IsPlayed=False) for e in history[begin:first]]
         context = build_context_json(
-            past_event_texts=[stored_text(e) for e in past],
+            past_event_texts=[played_text(e) for e in past],
             new_events=new,
             input_json=started.get("Input"),
             instance_id=golden["instanceId"],

@@ -62,6 +62,7 @@ class Message:
     message_id: int
     event: Event
     execution_id: str | None = None
+    text: str | None = None  # the event's JSON as queued, when the store has it
 
 
 @dataclass
@@ -166,13 +167,23 @@ def build_context_json(
     *,
     past_event_texts: list[str],
     new_events: list[Event],
+    new_event_texts: list[str | None] | None = None,
     input_json: str | None,
     instance_id: str,
     parent_instance_id: str | None,
     is_replaying: bool,
 ) -> str:
-    """The orchestration trigger payload of spec §1, as one JSON string."""
-    history = ",".join([*past_event_texts, *(json.dumps(e) for e in new_events)])
+    """The orchestration trigger payload of spec §1, as one JSON string.
+
+    ``new_event_texts`` may give the JSON of some new events (their queued text), in order.
+    """
+    texts = new_event_texts or [None] * len(new_events)
+    history = ",".join(
+        [
+            *past_event_texts,
+            *(text or json.dumps(event) for event, text in zip(new_events, texts, strict=True)),
+        ]
+    )
     return (
         '{"history":['
         + history

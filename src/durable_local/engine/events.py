@@ -22,6 +22,28 @@ DTFX_STATUS_FAILED = 3
 DTFX_STATUS_TERMINATED = 5
 
 
+_HEADER = '{"EventType": '
+_UNPLAYED = '"IsPlayed": false'
+
+
+def played_text(event: Event, text: str | None = None) -> str:
+    """An event as kept in history: played, except OrchestratorStarted (spec §2.4).
+
+    ``text`` is the event's JSON as it was queued (unplayed), when known: its flag is flipped
+    in place instead of encoding the event again. Events made here open with EventType,
+    EventId (numbers) and IsPlayed, so the first match in that header is the flag itself (a
+    match inside a string value is impossible: its quotes would be escaped).
+    """
+    played = event["EventType"] != EventType.ORCHESTRATOR_STARTED
+    if text is not None and text.startswith(_HEADER):
+        at = text.find(_UNPLAYED, 0, 64)
+        if at != -1:
+            if not played:
+                return text
+            return text[:at] + '"IsPlayed": true' + text[at + len(_UNPLAYED) :]
+    return json.dumps({**event, "IsPlayed": played})
+
+
 def _event(kind: EventType, when: datetime, event_id: int = -1, **fields: Any) -> Event:
     event: Event = {
         "EventType": int(kind),

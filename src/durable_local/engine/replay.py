@@ -264,6 +264,7 @@ class _Replay:
     buffered: dict[str, deque[Event]] = field(default_factory=dict)
     continue_as_new_input: str | None = None
     continued_as_new: bool = False
+    activity_names: set[str] = field(default_factory=set)  # checked by known_activities
 
     # -- scheduling -----------------------------------------------------------------------
     def take_id(self) -> int:
@@ -339,11 +340,13 @@ class _Replay:
 
     def _activity_leaf(self, action: dict[str, Any], parent: _Node | None) -> _Leaf:
         name = str(action.get("functionName") or "")
-        if not self.known_activities(name):
-            raise OrchestrationActionError(
-                f"The function '{name}' doesn't exist, is disabled, or is not an activity "
-                "function. Additional info: no activity function with that name is registered."
-            )
+        if name not in self.activity_names:  # a fan-out asks for the same name thousands of times
+            if not self.known_activities(name):
+                raise OrchestrationActionError(
+                    f"The function '{name}' doesn't exist, is disabled, or is not an activity "
+                    "function. Additional info: no activity function with that name is registered."
+                )
+            self.activity_names.add(name)
         task = ScheduledTask(self.take_id(), "activity", name, input_json=action.get("input"))
         return _Leaf(self, parent, task)
 

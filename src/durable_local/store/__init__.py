@@ -54,7 +54,7 @@ class OrchestrationWorkItem:
     lock_token: str
 
 
-@dataclass
+@dataclass(slots=True)
 class ActivityWorkItem:
     item_id: int
     instance_id: str
@@ -110,6 +110,8 @@ class EpisodeCommit:
     new_execution_id: str | None = None
     new_execution_start: Event | None = None
     new_input_json: str | None = None
+    # ``appended`` as stored (engine.events.played_text), when the caller has them already.
+    appended_texts: list[str] | None = None
 
 
 class Store(Protocol):

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from durable_local.engine.episode import Message, ParentLink
-from durable_local.engine.events import Event, new_sub_orchestration_failed
-from durable_local.model import TERMINAL_STATUSES, EventType, QueryFilter, RuntimeStatus
+from durable_local.engine.events import Event, new_sub_orchestration_failed, played_text
+from durable_local.model import TERMINAL_STATUSES, QueryFilter, RuntimeStatus
 from durable_local.store import (
     ActivityWorkItem,
     EpisodeCommit,
@@ -98,12 +98,6 @@ def to_micros(value: datetime) -> int:
 def from_micros(value: int) -> datetime:
     seconds, micros = divmod(value, 1_000_000)
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
-
-
-def stored_text(event: Event) -> str:
-    """An event as kept in history: played, except OrchestratorStarted (spec §2.4)."""
-    played = event["EventType"] != EventType.ORCHESTRATOR_STARTED
-    return json.dumps({**event, "IsPlayed": played})
 
 
 class SqliteStore:
@@ -302,7 +296,7 @@ class SqliteStore:
                 "WHERE instance_id = ? AND visible_at <= ? ORDER BY id",
                 (instance_id, now_us),
             ).fetchall()
-        messages = [Message(row[0], json.loads(row[1]), row[2]) for row in rows]
+        messages = [Message(row[0], json.loads(row[1]), row[2], row[1]) for row in rows]
         return OrchestrationWorkItem(instance=record, messages=messages, lock_token=token)
 
     def _drop_orphan_messages(self, conn: sqlite3.Connection, now_us: int) -> None:
@@ -361,12 +355,12 @@ class SqliteStore:
                 )
             if commit.appended:
                 first = item.instance.history_len
+                texts = commit.appended_texts
+                if texts is None:
+                    texts = [played_text(event) for event in commit.appended]
                 conn.executemany(
                     "INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)",
-                    [
-                        (instance_id, first + offset, stored_text(event))
-                        for offset, event in enumerate(commit.appended)
-                    ],
+                    [(instance_id, first + offset, text) for offset, text in enumerate(texts)],
                 )
             if commit.new_execution_id is not None:
                 conn.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
@@ -427,26 +421,31 @@ class SqliteStore:
         now_us = to_micros(now)
         token = f"{owner}:{uuid.uuid4().hex}"
         columns = "id, instance_id, execution_id, task_id, name, input, dequeue_count"
+        lease = (token, now_us + int(lease_seconds * 1_000_000))
+        update = (
+            "UPDATE activities SET lock_owner = ?, lock_until = ?, "
+            "dequeue_count = dequeue_count + 1 WHERE id IN ({}) "
+            f"RETURNING {columns}"
+        )
         with self._tx() as conn:
             # Two index ranges (activities_by_lock): never-leased items in queue order, then
             # items whose lease ran out (only after a crash). One query with OR would scan the
             # whole table, leased items included, on every claim.
             rows = conn.execute(
-                f"SELECT {columns} FROM activities WHERE lock_until IS NULL ORDER BY id LIMIT ?",
-                (limit,),
+                update.format(
+                    "SELECT id FROM activities WHERE lock_until IS NULL ORDER BY id LIMIT ?"
+                ),
+                (*lease, limit),
             ).fetchall()
             if len(rows) < limit:
                 rows += conn.execute(
-                    f"SELECT {columns} FROM activities INDEXED BY activities_by_lock "
-                    "WHERE lock_until < ? ORDER BY id LIMIT ?",
-                    (now_us, limit - len(rows)),
+                    update.format(
+                        "SELECT id FROM activities INDEXED BY activities_by_lock "
+                        "WHERE lock_until < ? ORDER BY id LIMIT ?"
+                    ),
+                    (*lease, now_us, limit - len(rows)),
                 ).fetchall()
-            if rows:
-                conn.executemany(
-                    "UPDATE activities SET lock_owner = ?, lock_until = ?, "
-                    "dequeue_count = dequeue_count + 1 WHERE id = ?",
-                    [(token, now_us + int(lease_seconds * 1_000_000), row[0]) for row in rows],
-                )
+        rows.sort()  # RETURNING gives no order: queue order
         return [
             ActivityWorkItem(
                 item_id=row[0],
@@ -456,7 +455,7 @@ class SqliteStore:
                 name=row[4],
                 input_json=row[5],
                 lock_token=token,
-                dequeue_count=row[6] + 1,
+                dequeue_count=row[6],
             )
             for row in rows
         ]
