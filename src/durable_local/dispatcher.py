@@ -19,7 +19,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from durable_local.clock import Clock
 from durable_local.engine import events as ev
@@ -64,18 +64,20 @@ HISTORY_CACHE_SIZE = 2048
 # changes how messages are batched (spec §7.9), never what an episode does with them.
 HOLD_FACTOR = 2.0
 MAX_HOLD = 1.0
-# Activities are claimed from the store up to ACTIVITY_CLAIM_BATCH at a time (one transaction)
-# and handed to the worker while fewer than activity_window() are out (sent, or back but not yet
-# recorded), so that it never waits for the host between two activities and a pipe message
-# carries many. Outcomes that came back by the next turn of the loop are recorded in one
-# transaction. After a crash, at most activity_window() activities can have run unrecorded and
-# run again (the real host: maxConcurrentActivityFunctions).
+# An episode's new activities are leased to this dispatcher in its commit; others (released by
+# a crash or a stop) are claimed from the store up to ACTIVITY_CLAIM_BATCH at a time. They are
+# handed to the worker while fewer than the activity window are out without an outcome, so that
+# it never waits for the host between two activities and one pipe message carries many; the
+# window is refilled as soon as outcomes come back, before they are recorded (all those that
+# came back by the next turn of the loop, in one transaction). After a crash, the activities
+# that can have run unrecorded, and so run again, are at most the window plus one batch being
+# recorded (the real host: maxConcurrentActivityFunctions, and no prefetch).
 ACTIVITY_CLAIM_BATCH = 256
 ACTIVITY_PREFETCH = 2
-MIN_ACTIVITY_WINDOW = 64
+MIN_ACTIVITY_WINDOW = 256
 
 
-def activity_window(max_activities: int) -> int:
+def default_activity_window(max_activities: int) -> int:
     return max(ACTIVITY_PREFETCH * max_activities, MIN_ACTIVITY_WINDOW)
 
 
@@ -97,9 +99,12 @@ class Dispatcher:
         max_concurrent_orchestrations: int = 10,
         app_dir: str = ".",
         worker: LanguageWorker | None = None,
+        activity_window: int | None = None,
     ) -> None:
         if max_concurrent_activities < 1 or max_concurrent_orchestrations < 1:
             raise ValueError("concurrency limits must be at least 1")
+        if activity_window is not None and activity_window < max_concurrent_activities:
+            raise ValueError("the activity window must be at least the activity concurrency")
         self.registry = registry
         self.store = store
         self.clock = clock
@@ -117,7 +122,7 @@ class Dispatcher:
             app_dir=app_dir,
         )
         self._hold_streams = self.worker.shares_host_process
-        self._window = activity_window(max_concurrent_activities)
+        self._window = activity_window or default_activity_window(max_concurrent_activities)
         self._claimed: deque[ActivityWorkItem] = deque()  # leased, not yet sent to the worker
         self._inflight: dict[int, ActivityWorkItem] = {}  # sent, no outcome yet
         self._pump: asyncio.Task[None] | None = None
@@ -368,12 +373,16 @@ class Dispatcher:
         if record.status.is_terminal:
             # Late messages for a finished instance are discarded: it is not updated (§2.2).
             commit.updated = record.updated
-        self.store.commit_episode(item, commit)
+        # The new activities are leased to this dispatcher in the same transaction: no claim.
+        commit.lease_owner = self.owner
+        commit.lease_until = now + timedelta(seconds=LEASE_SECONDS)
+        leased = self.store.commit_episode(item, commit)
         self.episodes_run += 1
         self._committed_len[record.instance_id] = record.history_len
-        if commit.activities:
-            self._activities_queued = True
         self._track(record, commit)
+        if leased:
+            self._claimed.extend(leased)
+            self._send_activities()
         if commit.finished or commit.new_execution_id is not None:
             self._cache.pop(record.instance_id, None)
         else:
@@ -530,7 +539,7 @@ class Dispatcher:
     # -- activities ----------------------------------------------------------------------------
     def _send_activities(self) -> None:
         """Hand claimed activities to the worker while fewer than the window are out."""
-        room = self._window - len(self._inflight) - len(self._finished)
+        room = self._window - len(self._inflight)
         calls: list[ActivityCall] = []
         missing: list[ActivityOutcome] = []
         while room > 0 and self._claimed:

@@ -52,6 +52,7 @@ class DurableRuntime:
         max_concurrent_orchestrations: int = 10,
         app_dir: str = ".",
         worker: LanguageWorker | None = None,
+        activity_window: int | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -65,6 +66,7 @@ class DurableRuntime:
             max_concurrent_orchestrations=max_concurrent_orchestrations,
             app_dir=app_dir,
             worker=worker,
+            activity_window=activity_window,
         )
 
     async def start(self) -> None:

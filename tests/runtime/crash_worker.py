@@ -25,6 +25,8 @@ from durable_local.registry import FunctionRegistry
 from durable_local.runtime import DurableRuntime
 from durable_local.store.sqlite import SqliteStore
 
+# Activities handed to the worker at a time: small, so that the re-run bound below is tight.
+ACTIVITY_WINDOW = 16
 CHAIN = 3
 FAN = 5
 TIMER_SECONDS = 0.3
@@ -87,6 +89,7 @@ async def main(db: str, count: int) -> None:
         store,
         SystemClock(),
         max_concurrent_activities=8,
+        activity_window=ACTIVITY_WINDOW,
         max_concurrent_orchestrations=8,
     )
     async with runtime:

@@ -513,6 +513,43 @@ def test_release_activity(store: Store) -> None:
     assert again.item_id == work.item_id
 
 
+def test_commit_can_lease_its_activities_to_the_scheduler(store: Store) -> None:
+    create(store, "i1")
+    item = claim(store)
+    assert item is not None
+    commit = first_episode(
+        item, activities=[ActivityRequest(i, "hello", json.dumps(str(i))) for i in range(600)]
+    )
+    commit.lease_owner = "w1"
+    commit.lease_until = T0 + timedelta(seconds=10)
+    leased = store.commit_episode(item, commit)
+    assert [w.task_id for w in leased] == list(range(600))  # more than one insert chunk
+    assert len({w.item_id for w in leased}) == 600
+    assert {(w.instance_id, w.name, w.dequeue_count) for w in leased} == {("i1", "hello", 1)}
+    assert leased[7].input_json == json.dumps("7")
+    # leased: nobody else claims them until the lease runs out
+    assert store.claim_activities("w2", T0, 10, 1000) == []
+    store.complete_activities([(leased[0], ev.new_task_completed(T0, 0, '"done"'))])
+    done = claim(store)
+    assert done is not None
+    assert [m.event.get("Result") for m in done.messages] == ['"done"']
+    store.release_orchestration(done)
+    expired = store.claim_activities("w2", T0 + timedelta(seconds=11), 10, 1000)
+    assert [w.task_id for w in expired] == list(range(1, 600))
+    assert all(w.dequeue_count == 2 for w in expired)
+
+
+def test_commit_without_a_lease_leaves_its_activities_to_be_claimed(store: Store) -> None:
+    create(store, "i1")
+    item = claim(store)
+    assert item is not None
+    assert (
+        store.commit_episode(item, first_episode(item, activities=[ActivityRequest(0, "a", None)]))
+        == []
+    )
+    assert [w.task_id for w in store.claim_activities("w1", T0, 10, 10)] == [0]
+
+
 # -- due timers, suspension, readiness ---------------------------------------------------------
 def test_future_message_is_claimable_only_once_due(store: Store) -> None:
     create(store, "i1")

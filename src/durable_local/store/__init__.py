@@ -112,6 +112,10 @@ class EpisodeCommit:
     new_input_json: str | None = None
     # ``appended`` as stored (engine.events.played_text), when the caller has them already.
     appended_texts: list[str] | None = None
+    # Lease the new activities at once to this owner until this time (the dispatcher that
+    # scheduled them runs them): commit_episode returns them as claim_activities would.
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
 
 
 class Store(Protocol):
@@ -157,8 +161,14 @@ class Store(Protocol):
         records what arrives during a suspension (the engine runs no orchestrator code)."""
         ...
 
-    def commit_episode(self, item: OrchestrationWorkItem, commit: EpisodeCommit) -> None:
-        """Apply an episode atomically and release the lease. Raises LeaseLost."""
+    def commit_episode(
+        self, item: OrchestrationWorkItem, commit: EpisodeCommit
+    ) -> list[ActivityWorkItem]:
+        """Apply an episode atomically and release the lease. Raises LeaseLost.
+
+        Returns the new activities as leased work items when ``commit.lease_owner`` is set
+        (else none: they wait for claim_activities).
+        """
         ...
 
     def release_orchestration(self, item: OrchestrationWorkItem) -> None: ...

@@ -313,7 +313,9 @@ class SqliteStore:
             (now_us,),
         )
 
-    def commit_episode(self, item: OrchestrationWorkItem, commit: EpisodeCommit) -> None:
+    def commit_episode(
+        self, item: OrchestrationWorkItem, commit: EpisodeCommit
+    ) -> list[ActivityWorkItem]:
         instance_id = item.instance.instance_id
         updated_us = to_micros(commit.updated)
         history_len = item.instance.history_len + len(commit.appended)
@@ -371,7 +373,13 @@ class SqliteStore:
             if commit.finished:
                 # Terminal instances discard their remaining messages (timers, late events).
                 conn.execute("DELETE FROM messages WHERE instance_id = ?", (instance_id,))
-            if commit.activities:
+            leased: list[ActivityWorkItem] = []
+            if commit.activities and commit.lease_owner is not None:
+                assert commit.lease_until is not None
+                leased = self._insert_leased_activities(
+                    conn, instance_id, execution_id, commit, commit.lease_owner
+                )
+            elif commit.activities:
                 conn.executemany(
                     "INSERT INTO activities (instance_id, execution_id, task_id, name, input) "
                     "VALUES (?, ?, ?, ?, ?)",
@@ -403,6 +411,50 @@ class SqliteStore:
                 )
         item.instance.history_len = history_len
         item.instance.execution_id = execution_id
+        return leased
+
+    @staticmethod
+    def _insert_leased_activities(
+        conn: sqlite3.Connection,
+        instance_id: str,
+        execution_id: str,
+        commit: EpisodeCommit,
+        owner: str,
+    ) -> list[ActivityWorkItem]:
+        """Insert the episode's activities already leased; their ids come back by RETURNING."""
+        assert commit.lease_until is not None
+        token = f"{owner}:{uuid.uuid4().hex}"
+        lease = (token, to_micros(commit.lease_until))
+        ids: dict[int, int] = {}
+        for start in range(0, len(commit.activities), 500):
+            chunk = commit.activities[start : start + 500]
+            rows = ", ".join("(?, ?, ?, ?, ?, ?, ?, 1)" for _ in chunk)
+            values = [
+                value
+                for a in chunk
+                for value in (instance_id, execution_id, a.task_id, a.name, a.input_json, *lease)
+            ]
+            ids.update(
+                (task_id, row_id)
+                for row_id, task_id in conn.execute(
+                    "INSERT INTO activities (instance_id, execution_id, task_id, name, input, "
+                    f"lock_owner, lock_until, dequeue_count) VALUES {rows} RETURNING id, task_id",
+                    values,
+                ).fetchall()
+            )
+        return [
+            ActivityWorkItem(
+                item_id=ids[a.task_id],
+                instance_id=instance_id,
+                execution_id=execution_id,
+                task_id=a.task_id,
+                name=a.name,
+                input_json=a.input_json,
+                lock_token=token,
+                dequeue_count=1,
+            )
+            for a in commit.activities
+        ]
 
     def release_orchestration(self, item: OrchestrationWorkItem) -> None:
         with self._tx() as conn:
