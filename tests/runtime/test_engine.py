@@ -495,3 +495,18 @@ def test_played_text_ignores_a_text_that_does_not_open_with_the_header() -> None
     reordered = json.dumps({"Result": '"IsPlayed": false', **event})
     assert json.loads(ev.played_text(event, reordered))["IsPlayed"] is True
     assert json.loads(ev.played_text(event, reordered))["Result"] == '"x"'
+
+
+@pytest.mark.parametrize(
+    "input_json", [None, "1", '"text"', '{"a": [1, 2]}', 'héllo \u2603 \x01\n\t\\ "q"']
+)
+def test_task_scheduled_input_is_the_one_element_params_array(input_json: str | None) -> None:
+    event = ev.new_task_scheduled(T0, 1, "act", input_json)
+    assert event["Input"] == json.dumps([input_json])
+
+
+@pytest.mark.parametrize("event", _queued_events(), ids=lambda e: str(e["EventType"]))
+def test_event_json_is_json_dumps(event: ev.Event) -> None:
+    assert ev.event_json(event) == json.dumps(event)
+    nested = {**event, "Extra": {"list": [1.5, float("nan"), None, True], "s": "\u00e9"}}
+    assert ev.event_json(nested) == json.dumps(nested)

@@ -181,7 +181,7 @@ def build_context_json(
     history = ",".join(
         [
             *past_event_texts,
-            *(text or json.dumps(event) for event, text in zip(new_events, texts, strict=True)),
+            *(text or ev.event_json(event) for event, text in zip(new_events, texts, strict=True)),
         ]
     )
     return (

@@ -21,7 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from durable_local.engine.episode import Message, ParentLink
-from durable_local.engine.events import Event, new_sub_orchestration_failed, played_text
+from durable_local.engine.events import (
+    Event,
+    event_json,
+    new_sub_orchestration_failed,
+    played_text,
+)
 from durable_local.model import TERMINAL_STATUSES, QueryFilter, RuntimeStatus
 from durable_local.store import (
     ActivityWorkItem,
@@ -167,7 +172,7 @@ class SqliteStore:
         conn.execute(
             "INSERT INTO messages (instance_id, execution_id, event, visible_at) "
             "VALUES (?, ?, ?, ?)",
-            (instance_id, execution_id, json.dumps(event), visible_at),
+            (instance_id, execution_id, event_json(event), visible_at),
         )
 
     def _delete_instance_rows(self, conn: sqlite3.Connection, instance_id: str) -> None:
@@ -538,7 +543,7 @@ class SqliteStore:
                 "INSERT INTO messages (instance_id, execution_id, event, visible_at) "
                 "VALUES (?, ?, ?, ?)",
                 [
-                    (item.instance_id, item.execution_id, json.dumps(event), VISIBLE_NOW)
+                    (item.instance_id, item.execution_id, event_json(event), VISIBLE_NOW)
                     for item, event in results
                     if item.item_id in deleted
                 ],
