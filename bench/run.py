@@ -6,13 +6,14 @@ Run from the repository root (one command, every workload in one run)::
     python -m bench --quick         # smaller sizes, for a smoke check (~20 s)
     python -m bench --only fan events --publish
 
-Each workload gets a fresh durable-local host, in this process: a ``DurableRuntime`` on a new
-SQLite file (WAL) with the system clock, served by the real aiohttp app on a free port. The
-HTTP workloads (external events, device provisioning) go through that HTTP server exactly as
-a client would; the others start their instances through the runtime API the HTTP API calls.
-In-process, the replay floor is measured directly: ``Dispatcher.orchestrator_seconds`` is the
-time spent inside the SDK orchestrator handle (timed in the worker thread around each call),
-so ``host overhead = wall / floor``.
+Each workload gets a fresh durable-local host, in this process, set up as ``durable-local
+start`` sets it up: a ``DurableRuntime`` on a new SQLite file (WAL) with the system clock and
+user code in a worker process (``--in-process``: in threads of this process), served by the
+real aiohttp app on a free port. The HTTP workloads (external events, device provisioning) go
+through that HTTP server exactly as a client would; the others start their instances through
+the runtime API the HTTP API calls. The replay floor is ``Dispatcher.orchestrator_seconds``:
+the time spent inside the SDK orchestrator handle, timed by the worker around each call, so
+``host overhead = wall / floor``. Memory figures add the worker process's RSS to this one's.
 
 Results go to ``bench/out/`` (results.json, results.md, two PNG charts); ``--publish`` also
 copies the charts to ``docs/benchmarks-*.png``. Benchmarks print figures and never assert on
@@ -63,14 +64,26 @@ NETHERITE = {"sequential activities/s": "250-350", "parallel activities/s": "500
 
 
 # -- measurement helpers --------------------------------------------------------------------------
+# The running host's worker process: its memory counts too (user code lives there).
+WORKER_PIDS: set[int] = set()
+
+
+def _rss_of(pid: int | str) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * PAGE
+    except (FileNotFoundError, ProcessLookupError):
+        return 0  # a worker that just exited
+
+
 def rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * PAGE
+    """Resident memory of this process plus the current host's worker process."""
+    return _rss_of("self") + sum(_rss_of(pid) for pid in list(WORKER_PIDS))
 
 
 class RssSampler:
-    """Samples this process's RSS every ``interval`` seconds in a thread (works while the loop
-    is busy); ``peak()`` is the highest sample since the last ``mark()``."""
+    """Samples rss_bytes() every ``interval`` seconds in a thread (works while the loop is
+    busy); ``peak()`` is the highest sample since the last ``mark()``."""
 
     def __init__(self, interval: float = 0.02) -> None:
         self.interval = interval
@@ -210,6 +223,9 @@ class Host:
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
         port = next(a[1] for a in self.runner.addresses if isinstance(a, tuple))
+        if worker is not None and worker.pid is not None:
+            WORKER_PIDS.add(worker.pid)
+        self.worker = worker
         self.base = f"http://127.0.0.1:{port}"
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
         # A second, read-only connection to watch progress without taking the store's lock.
@@ -217,6 +233,7 @@ class Host:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        WORKER_PIDS.clear()
         await self.session.close()
         await self.runner.cleanup()
         self.watch.close()
