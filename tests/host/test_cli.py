@@ -118,7 +118,7 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, store: Path, port: int, log_dir: Path) -> None:
+    def __init__(self, store: Path, port: int, log_dir: Path, *extra: str) -> None:
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         self.stdout_path = log_dir / f"stdout-{time.monotonic_ns()}.txt"
@@ -139,6 +139,7 @@ class Server:
                     str(port),
                     "--store",
                     str(store),
+                    *extra,
                 ],
                 stdout=out,
                 stderr=err,
@@ -238,6 +239,60 @@ async def test_cli_serves_the_app_over_real_http_and_resumes_after_restart(tmp_p
             done = await wait_status(session, waiting["statusQueryGetUri"], "Completed")
             assert done["output"] == {"approval": "granted", "input": {"n": 1}}
         assert server.stop(signal.SIGINT) == 0
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """pid -> command line of the live processes whose parent is ``pid`` (from /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after the last ")"
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("in_process", [False, True], ids=["worker-process", "in-process"])
+async def test_cli_runs_user_code_in_a_worker_process_unless_told_otherwise(
+    tmp_path: Path, in_process: bool
+) -> None:
+    extra = ("--in-process",) if in_process else ()
+    server = Server(tmp_path / "durable.db", free_port(), tmp_path, *extra)
+    try:
+        async with aiohttp.ClientSession() as session:
+            await server.ready(session)
+            children = children_of(server.process.pid)
+            workers = [pid for pid, cmd in children.items() if "durable_local.worker" in cmd]
+            assert len(workers) == (0 if in_process else 1), children
+            async with session.post(
+                f"{server.base}/api/orchestrators/hello_sequence", json="Oslo"
+            ) as r:
+                assert r.status == 202
+                links = await r.json()
+            done = await wait_status(session, links["statusQueryGetUri"], "Completed")
+            assert done["output"] == ["Hello Tokyo!", "Hello Seattle!", "Hello Oslo!"]
+        assert server.stop(signal.SIGTERM) == 0
+        assert not any(alive(pid) for pid in workers)  # the worker went with the host
     finally:
         if server.process.poll() is None:
             server.process.kill()
