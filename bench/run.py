@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import itertools
 import json
 import logging
@@ -225,6 +226,8 @@ class Host:
         port = next(a[1] for a in self.runner.addresses if isinstance(a, tuple))
         if worker is not None and worker.pid is not None:
             WORKER_PIDS.add(worker.pid)
+        gc.collect()  # (the previous workload's garbage is not frozen)
+        gc.freeze()  # as durable-local start does once it is up
         self.worker = worker
         self.base = f"http://127.0.0.1:{port}"
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gc
 import itertools
 import logging
 import os
@@ -579,6 +580,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         conn.send(("fatal", str(exc)))
         return 1
     child = _Child(conn, loaded.registry, str(loaded.app_dir), args.activities, args.orchestrations)
+    gc.collect()
+    gc.freeze()  # the imported app and libraries stay: full collections need not rescan them
     conn.send(("ready", os.getpid()))
     child.serve()
     # Running activities are abandoned, as the host abandons them on stop; flush the logs.
