@@ -10,6 +10,7 @@ Reason/Details the extension records.
 from __future__ import annotations
 
 import json
+import re
 import time
 import traceback
 from collections.abc import Callable, Coroutine
@@ -131,8 +132,13 @@ def activity_failure(name: str, exc: BaseException) -> ActivityFailure:
     return ActivityFailure(f"Activity function '{name}' failed:  {friendly}", details)
 
 
+_WHITESPACE = re.compile(r"[ \t\n\r]")
+
+
 def compact_json(text: str) -> str:
     """Compact re-serialisation, as the extension stores JSON (Newtonsoft, no spaces)."""
+    if not _WHITESPACE.search(text):
+        return text  # the worker's json.dumps output with no whitespace is compact already
     try:
         return json.dumps(json.loads(text), separators=(",", ":"))
     except json.JSONDecodeError:
