@@ -544,7 +544,7 @@ def charts(results: list[Result], out: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         ax.plot([s[1] for s in samples], [s[2] for s in samples], "-", linewidth=2)
         ax.set_xlabel("orchestrations completed")
-        ax.set_ylabel("RSS (MB)")
+        ax.set_ylabel("RSS, host + worker process (MB)")
         ax.set_ylim(0, max(s[2] for s in samples) * 1.25)
         ax.set_title(f"Memory over the soak ({soaks[0].size:,} small orchestrations)")
         ax.grid(True, alpha=0.3)
