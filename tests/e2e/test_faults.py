@@ -21,11 +21,13 @@ for duplicate completions (TaskCompleted per TaskScheduled id), which must be ze
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +51,14 @@ def child(device: str) -> str:
     return f"{PARENT}:device:{device}"
 
 
-def read_store(path: Path) -> sqlite3.Connection:
+@contextlib.contextmanager
+def read_store(path: Path) -> Iterator[sqlite3.Connection]:
     """A read-only view of the runtime's store (WAL: safe next to a live or frozen writer)."""
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def claimed_activities(path: Path) -> list[tuple[str, str]]:
@@ -120,13 +127,16 @@ async def test_sigkill_and_restart_lose_nothing(tmp_path: Path) -> None:
             assert started.status == 202, started
             in_flight: list[tuple[str, str]] = []
             deadline = time.monotonic() + 30
-            # Wait for a full house (every activity slot busy, host.json: 8); after 0.3 s,
-            # settle for any activity in flight. Activities are quick, so what a poll saw may
-            # be over by the time the process is frozen: freeze, look again, and let it run on
-            # until it is frozen with activities in flight.
-            patience = time.monotonic() + 0.3
+            # Wait for a full house (every activity slot busy, host.json: 8); after 0.05 s,
+            # settle for any activity in flight (the whole activity phase of the run can take
+            # well under a second). Activities are quick, so what a poll saw may be over by the
+            # time the process is frozen: freeze, look again, and let it run on until it is
+            # frozen with activities in flight.
+            patience = time.monotonic() + 0.05
+            polls, most = 0, 0
             while time.monotonic() < deadline:
                 seen = claimed_activities(store)
+                polls, most = polls + 1, max(most, len(seen))
                 if len(seen) >= 8 or (seen and time.monotonic() > patience):
                     host.pause()
                     in_flight = claimed_activities(store)
@@ -135,7 +145,7 @@ async def test_sigkill_and_restart_lose_nothing(tmp_path: Path) -> None:
                     host.cont()
                 await asyncio.sleep(0.002)
             host.kill()
-        assert in_flight, "no activity was ever seen running"
+        assert in_flight, f"no activity was frozen in flight ({polls} polls, at most {most} seen)"
         figures.append(
             f"(b) killed with {len(in_flight)} activities in flight: "
             f"{dict(Counter(name for _, name in in_flight))}"
