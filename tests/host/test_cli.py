@@ -191,6 +191,15 @@ async def wait_status(session: aiohttp.ClientSession, url: str, wanted: str) -> 
     raise AssertionError(f"still {body.get('runtimeStatus')} at {url}")
 
 
+async def hello_sequence(session: aiohttp.ClientSession, server: Server, city: str) -> None:
+    """Start the fixture's hello_sequence through its HTTP starter and wait for its output."""
+    async with session.post(f"{server.base}/api/orchestrators/hello_sequence", json=city) as r:
+        assert r.status == 202
+        links = await r.json()
+    done = await wait_status(session, links["statusQueryGetUri"], "Completed")
+    assert done["output"] == ["Hello Tokyo!", "Hello Seattle!", f"Hello {city}!"]
+
+
 @pytest.mark.slow
 async def test_cli_serves_the_app_over_real_http_and_resumes_after_restart(tmp_path: Path) -> None:
     store = tmp_path / "durable.db"
@@ -204,13 +213,7 @@ async def test_cli_serves_the_app_over_real_http_and_resumes_after_restart(tmp_p
             assert "hello_sequence: orchestrationTrigger" in out
 
             # A starter using the SDK client, then the check-status URL until done.
-            async with session.post(
-                f"{server.base}/api/orchestrators/hello_sequence", json="Nice"
-            ) as r:
-                assert r.status == 202
-                links = await r.json()
-            done = await wait_status(session, links["statusQueryGetUri"], "Completed")
-            assert done["output"] == ["Hello Tokyo!", "Hello Seattle!", "Hello Nice!"]
+            await hello_sequence(session, server, "Nice")
 
             # App logs (azure-functions-logging in host mode) reach the console.
             async with session.get(f"{server.base}/api/log") as r:
@@ -284,13 +287,7 @@ async def test_cli_runs_user_code_in_a_worker_process_unless_told_otherwise(
             children = children_of(server.process.pid)
             workers = [pid for pid, cmd in children.items() if "durable_local.worker" in cmd]
             assert len(workers) == (0 if in_process else 1), children
-            async with session.post(
-                f"{server.base}/api/orchestrators/hello_sequence", json="Oslo"
-            ) as r:
-                assert r.status == 202
-                links = await r.json()
-            done = await wait_status(session, links["statusQueryGetUri"], "Completed")
-            assert done["output"] == ["Hello Tokyo!", "Hello Seattle!", "Hello Oslo!"]
+            await hello_sequence(session, server, "Oslo")
         assert server.stop(signal.SIGTERM) == 0
         assert not any(alive(pid) for pid in workers)  # the worker went with the host
     finally:
