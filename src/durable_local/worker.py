@@ -189,12 +189,9 @@ class Mailbox:
         self._lock = threading.Lock()
 
     def put(self, item: ActivityOutcome) -> None:
-        self.put_many((item,))
-
-    def put_many(self, items: Iterable[ActivityOutcome]) -> None:
         with self._lock:
             first = not self._items
-            self._items.extend(items)
+            self._items.append(item)
         if first:
             with contextlib.suppress(RuntimeError):  # the loop is closed: the host is gone
                 self._loop.call_soon_threadsafe(self._drain)
@@ -290,7 +287,7 @@ class ProcessWorker:
         self.pid: int | None = None
         self.restarts = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._mailbox: Mailbox | None = None
+        self._on_results: ResultsCallback | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._send_lock = threading.Lock()
@@ -304,7 +301,7 @@ class ProcessWorker:
 
     async def start(self, on_results: ResultsCallback) -> None:
         self._loop = asyncio.get_running_loop()
-        self._mailbox = Mailbox(self._loop, on_results)
+        self._on_results = on_results
         await self._spawn()
 
     async def _spawn(self) -> None:
@@ -437,8 +434,8 @@ class ProcessWorker:
                 outcome: ActivityOutcome = entry[1]
                 if self._outstanding.pop(outcome.key, None) is not None:
                     outcomes.append(outcome)
-        if outcomes and self._mailbox is not None:
-            self._mailbox.put_many(outcomes)
+        if outcomes and self._on_results is not None:  # already on the loop: hand them over
+            self._on_results(outcomes)
 
     def _died(self, generation: int) -> None:
         if generation != self._generation or self._stopping:
