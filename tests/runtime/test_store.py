@@ -550,6 +550,25 @@ def test_commit_without_a_lease_leaves_its_activities_to_be_claimed(store: Store
     assert [w.task_id for w in store.claim_activities("w1", T0, 10, 10)] == [0]
 
 
+def test_claimed_events_are_what_was_queued_whoever_queued_them(tmp_path: Path) -> None:
+    """The claim takes events this store queued without parsing them; others it parses."""
+    path = tmp_path / "shared.db"
+    writer, other = SqliteStore(path), SqliteStore(path)
+    try:
+        _with_activities(writer, 3)
+        work = writer.claim_activities("w1", T0, 10, 10)
+        done = [(w, ev.new_task_completed(T0, w.task_id, f'"r{w.task_id}"')) for w in work]
+        writer.complete_activities(done[:2])
+        other.complete_activities(done[2:])  # queued by another store object on the same file
+        item = writer.claim_orchestration("w1", T0, 60)
+        assert item is not None
+        assert [m.event for m in item.messages] == [event for _, event in done]
+        assert [json.loads(m.text or "") for m in item.messages] == [e for _, e in done]
+    finally:
+        writer.close()
+        other.close()
+
+
 # -- due timers, suspension, readiness ---------------------------------------------------------
 def test_future_message_is_claimable_only_once_due(store: Store) -> None:
     create(store, "i1")

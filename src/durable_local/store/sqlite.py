@@ -117,6 +117,9 @@ class SqliteStore:
         )
         self._lock = threading.RLock()
         self._next_orphan_sweep = 0.0
+        # The events this store queued, by their JSON text: the claim that reads them back
+        # takes the event instead of parsing the text again (a fan-in reads thousands).
+        self._queued: dict[str, Event] = {}
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=OFF")
@@ -161,6 +164,14 @@ class SqliteStore:
             history_len=row[15],
         )
 
+    def _encode(self, event: Event) -> str:
+        """The event's queued text; the event is kept for the claim that reads it back."""
+        text = event_json(event)
+        if len(self._queued) >= QUEUED_EVENTS_KEPT:  # messages never claimed here (purged)
+            self._queued.clear()
+        self._queued[text] = event
+        return text
+
     def _insert_message(
         self,
         conn: sqlite3.Connection,
@@ -172,7 +183,7 @@ class SqliteStore:
         conn.execute(
             "INSERT INTO messages (instance_id, execution_id, event, visible_at) "
             "VALUES (?, ?, ?, ?)",
-            (instance_id, execution_id, event_json(event), visible_at),
+            (instance_id, execution_id, self._encode(event), visible_at),
         )
 
     def _delete_instance_rows(self, conn: sqlite3.Connection, instance_id: str) -> None:
@@ -301,7 +312,11 @@ class SqliteStore:
                 "WHERE instance_id = ? AND visible_at <= ? ORDER BY id",
                 (instance_id, now_us),
             ).fetchall()
-        messages = [Message(row[0], json.loads(row[1]), row[2], row[1]) for row in rows]
+            queued = self._queued
+            messages = [
+                Message(row[0], queued.pop(row[1], {}) or json.loads(row[1]), row[2], row[1])
+                for row in rows
+            ]
         return OrchestrationWorkItem(instance=record, messages=messages, lock_token=token)
 
     def _drop_orphan_messages(self, conn: sqlite3.Connection, now_us: int) -> None:
@@ -356,10 +371,13 @@ class SqliteStore:
             ).rowcount
             if not updated:
                 raise LeaseLost(instance_id)
-            if commit.consumed:
-                conn.executemany(
-                    "DELETE FROM messages WHERE id = ?", [(mid,) for mid in commit.consumed]
-                )
+            if commit.consumed and not commit.finished:  # a finished instance's go below
+                for start in range(0, len(commit.consumed), 500):
+                    chunk = commit.consumed[start : start + 500]
+                    conn.execute(
+                        f"DELETE FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})",
+                        chunk,
+                    )
             if commit.appended:
                 first = item.instance.history_len
                 texts = commit.appended_texts
@@ -377,7 +395,10 @@ class SqliteStore:
                 )
             if commit.finished:
                 # Terminal instances discard their remaining messages (timers, late events).
-                conn.execute("DELETE FROM messages WHERE instance_id = ?", (instance_id,))
+                for (text,) in conn.execute(
+                    "DELETE FROM messages WHERE instance_id = ? RETURNING event", (instance_id,)
+                ).fetchall():
+                    self._queued.pop(text, None)
             leased: list[ActivityWorkItem] = []
             if commit.activities and commit.lease_owner is not None:
                 assert commit.lease_until is not None
@@ -543,7 +564,7 @@ class SqliteStore:
                 "INSERT INTO messages (instance_id, execution_id, event, visible_at) "
                 "VALUES (?, ?, ?, ?)",
                 [
-                    (item.instance_id, item.execution_id, event_json(event), VISIBLE_NOW)
+                    (item.instance_id, item.execution_id, self._encode(event), VISIBLE_NOW)
                     for item, event in results
                     if item.item_id in deleted
                 ],
@@ -657,6 +678,8 @@ class SqliteStore:
 
 
 ORPHAN_SWEEP_SECONDS = 2.0
+# Queued events kept for their claim (SqliteStore._encode); more are parsed back from JSON.
+QUEUED_EVENTS_KEPT = 16_384
 
 # Client messages and activity results are visible at once, whatever the runtime's clock
 # says (a ManualClock may stand anywhere): their visibility time is the epoch.
