@@ -29,6 +29,7 @@ from durable_local.loader import (
     load_app,
     local_http_port,
 )
+from durable_local.worker import WorkerError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7071
@@ -304,6 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.chdir(options.loaded.app_dir)
     try:
         asyncio.run(serve(options))
+    except WorkerError as exc:  # the app loaded here but not in the worker process
+        print(f"durable-local: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(
             f"durable-local: cannot serve on {options.host}:{options.port}: {exc}", file=sys.stderr

@@ -308,3 +308,38 @@ def test_cli_exits_with_an_error_for_a_broken_app(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "RuntimeError: cannot start" in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_exits_with_an_error_when_the_worker_cannot_load_the_app(tmp_path: Path) -> None:
+    # Loads in the host, fails in the worker process (whose argv[0] is durable_local/worker.py).
+    (tmp_path / "function_app.py").write_text(
+        "import sys\n"
+        "import azure.functions as func\n"
+        "if sys.argv[0].endswith('worker.py'):\n"
+        "    raise RuntimeError('the worker cannot reach its settings')\n"
+        "app = func.FunctionApp()\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "durable_local",
+            "start",
+            "--app-dir",
+            str(tmp_path),
+            "--port",
+            str(free_port()),
+            "--store",
+            ":memory:",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "the worker process cannot load the app" in result.stderr
+    assert "RuntimeError: the worker cannot reach its settings" in result.stderr
+    assert 'function_app.py", line 4' in result.stderr  # the app's own traceback
+    assert "asyncio" not in result.stderr  # and no unhandled one from the host
