@@ -28,6 +28,7 @@ from durable_local.engine.episode import build_context_json, parse_sdk_output
 from durable_local.invoker import ActivityCall, ActivityOutcome
 from durable_local.loader import LoadedApp, load_app
 from durable_local.model import RuntimeStatus
+from durable_local.registry import OrchestratorFunction
 from durable_local.runtime import DurableRuntime
 from durable_local.store.sqlite import SqliteStore
 from durable_local.worker import InProcessWorker, LanguageWorker, ProcessWorker, WorkerError
@@ -128,6 +129,12 @@ async def wait_until_gone(pid: int, timeout: float = 5.0) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def orchestrator(loaded: LoadedApp, name: str) -> OrchestratorFunction:
+    function = loaded.registry.orchestrator(name)
+    assert function is not None, name
+    return function
+
+
 async def test_user_code_runs_in_the_child_process(
     process_worker: tuple[ProcessWorker, Outcomes],
 ) -> None:
@@ -179,8 +186,7 @@ async def test_an_orchestrator_call_returns_the_sdk_state(
     process_worker: tuple[ProcessWorker, Outcomes], loaded: LoadedApp
 ) -> None:
     worker, _ = process_worker
-    chain = loaded.registry.orchestrator("chain")
-    assert chain is not None
+    chain = orchestrator(loaded, "chain")
 
     result = await worker.call_orchestrator(chain, first_episode("chain", 3))
 
@@ -196,8 +202,7 @@ async def test_concurrent_orchestrator_calls_each_get_their_own_answer(
     process_worker: tuple[ProcessWorker, Outcomes], loaded: LoadedApp
 ) -> None:
     worker, _ = process_worker
-    fan = loaded.registry.orchestrator("fan")
-    assert fan is not None
+    fan = orchestrator(loaded, "fan")
 
     results = await asyncio.gather(
         *(worker.call_orchestrator(fan, first_episode("fan", n, f"fan-{n}")) for n in range(1, 9))
@@ -240,8 +245,7 @@ async def test_stop_does_not_wait_for_running_user_code(
     worker, outcomes = process_worker
     pid = worker.pid
     assert pid is not None
-    stall = loaded.registry.orchestrator("stall")
-    assert stall is not None
+    stall = orchestrator(loaded, "stall")
     worker.submit_activities(
         [ActivityCall(1, "sleepy", "30"), ActivityCall(2, "async_sleepy", "30")]
     )
@@ -275,8 +279,7 @@ async def test_a_dead_worker_fails_its_episodes_and_reruns_its_activities(
     worker, outcomes = process_worker
     first_pid = worker.pid
     assert first_pid is not None
-    stall = loaded.registry.orchestrator("stall")
-    assert stall is not None
+    stall = orchestrator(loaded, "stall")
     marker = tmp_path / "died"
     episode = asyncio.ensure_future(worker.call_orchestrator(stall, first_episode("stall", 30)))
     await asyncio.sleep(0.1)  # the episode is running in the child
@@ -300,8 +303,7 @@ async def test_a_dead_worker_fails_its_episodes_and_reruns_its_activities(
     assert "the worker process exited (code 3)" in caplog.text
 
     # The restarted worker serves as the first one did.
-    chain = loaded.registry.orchestrator("chain")
-    assert chain is not None
+    chain = orchestrator(loaded, "chain")
     result = await worker.call_orchestrator(chain, first_episode("chain", 1))
     assert parse_sdk_output(result.returned, result.error).actions[0]["functionName"] == "double"
 
@@ -314,8 +316,7 @@ async def test_stop_during_a_restart_fails_the_calls_waiting_for_it(
 ) -> None:
     worker, outcomes = process_worker
     worker.restart_delay = 30.0  # the restart will not happen during the test
-    chain = loaded.registry.orchestrator("chain")
-    assert chain is not None
+    chain = orchestrator(loaded, "chain")
     with caplog.at_level(logging.ERROR, logger="durable_local.worker"):
         worker.submit_activities([ActivityCall(1, "die_once", json.dumps(str(tmp_path / "d")))])
         async with asyncio.timeout(WAIT):
