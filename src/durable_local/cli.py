@@ -210,7 +210,10 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
 
     store = SqliteStore(options.store)
     worker = None
-    if not options.in_process:
+    if not options.in_process and os.name != "posix":
+        # The worker's socket pair is inherited by fd (pass_fds), which Windows lacks.
+        log.warning("durable-local: no worker process on this platform; user code runs in-process")
+    elif not options.in_process:
         # As in Azure: user code runs in a worker process of its own (durable_local.worker).
         worker = ProcessWorker(
             str(loaded.app_dir),
