@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,6 +125,7 @@ class Dispatcher:
         self._window = activity_window or default_activity_window(max_concurrent_activities)
         self._claimed: deque[ActivityWorkItem] = deque()  # leased, not yet sent to the worker
         self._inflight: dict[int, ActivityWorkItem] = {}  # sent, no outcome yet
+        self._activity_names: dict[str, str] = {}  # as scheduled -> registered ("": none)
         self._pump: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] = lambda: None
@@ -405,11 +406,12 @@ class Dispatcher:
         if commit.finished and record.parent is not None:
             self._completed_one(record.parent.instance_id)
 
-    def _completed_one(self, instance_id: str) -> None:
-        """A completion for ``instance_id`` was queued by this runtime."""
+    def _completed_one(self, instance_id: str, count: int = 1) -> None:
+        """``count`` completions for ``instance_id`` were queued by this runtime."""
         if instance_id in self._outstanding:
-            self._outstanding[instance_id] = max(0, self._outstanding[instance_id] - 1)
-            self._ready_since.setdefault(instance_id, asyncio.get_running_loop().time())
+            self._outstanding[instance_id] = max(0, self._outstanding[instance_id] - count)
+            if instance_id not in self._ready_since:
+                self._ready_since[instance_id] = asyncio.get_running_loop().time()
 
     def _known_activity(self, name: str) -> bool:
         return name == HTTP_ACTIVITY_NAME or self.registry.activity(name) is not None
@@ -546,17 +548,20 @@ class Dispatcher:
             work = self._claimed.popleft()
             room -= 1
             self._inflight[work.item_id] = work
-            call = ActivityCall(work.item_id, work.name, work.input_json)
+            name = self._activity_names.get(work.name)
+            if name is None:
+                function = self.registry.activity(work.name)
+                name = "" if function is None else function.name
+                self._activity_names[work.name] = name
             if work.name == HTTP_ACTIVITY_NAME:
+                call = ActivityCall(work.item_id, work.name, work.input_json)
                 task = asyncio.create_task(self._http_activity(call))
                 self._http_activities.add(task)
                 task.add_done_callback(self._http_activities.discard)
-                continue
-            function = self.registry.activity(work.name)
-            if function is None:
-                missing.append(missing_activity(call))
+            elif name:
+                calls.append(ActivityCall(work.item_id, name, work.input_json))
             else:
-                calls.append(ActivityCall(work.item_id, function.name, work.input_json))
+                missing.append(missing_activity(ActivityCall(work.item_id, work.name, None)))
         if calls:
             self.worker.submit_activities(calls)
         if missing:
@@ -609,8 +614,8 @@ class Dispatcher:
             log.exception("durable-local: recording %d activity results failed", len(finished))
             return
         self.activities_run += len(finished)
-        for work, _ in finished:
-            self._completed_one(work.instance_id)
-            if work.instance_id not in self._held_before:
+        for instance_id, count in Counter(work.instance_id for work, _ in finished).items():
+            self._completed_one(instance_id, count)
+            if instance_id not in self._held_before:
                 self._claim_dirty = True
         self._wake.set()
