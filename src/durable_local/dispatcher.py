@@ -4,9 +4,9 @@ One asyncio task (the pump) claims orchestration work items (an instance with vi
 up to the configured concurrency and activity work items in batches, and sleeps until new work
 is queued, a timer becomes due, or the clock jumps. User code runs in the language worker
 (``durable_local.worker``): each episode's SDK replay is one call, activities are streamed to it
-(at most twice its concurrency at a time) and their outcomes come back in batches, which are
-recorded a batch per transaction. The built-in HTTP activity (``call_http``) runs here, as the
-extension runs it in the host.
+(a window of max(2 x its concurrency, 256) at a time) and their outcomes come back in batches,
+which are recorded a batch per transaction. The built-in HTTP activity (``call_http``) runs
+here, as the extension runs it in the host.
 """
 
 from __future__ import annotations
