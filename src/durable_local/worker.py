@@ -27,15 +27,17 @@ import gc
 import itertools
 import logging
 import os
+import pickle
 import queue
+import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from durable_local.invoker import (
@@ -55,6 +57,9 @@ ResultsCallback = Callable[[list[ActivityOutcome]], None]
 READY_TIMEOUT = 120.0  # importing a large app can be slow on a cold machine
 STOP_TIMEOUT = 5.0
 RESTART_DELAY = 1.0
+READ_SIZE = 1 << 20
+FLUSH_AT = 64  # outcomes the worker sends at once without waiting for its sender thread
+MAX_BATCH = 1024
 
 
 class WorkerError(Exception):
@@ -257,12 +262,81 @@ class InProcessWorker:
 # --------------------------------------------------------------------------------------------
 # A child process
 # --------------------------------------------------------------------------------------------
-# Messages (pickled by multiprocessing's Connection over a socket pair):
+# Messages, pickled, each framed by its length (8 bytes, big-endian) over a socket pair. Activity
+# calls and outcomes cross as plain tuples: a named tuple pickles ten times slower.
 #   host -> worker: ("orch", request_id, function_name, context_json)
-#                   ("acts", [ActivityCall, ...])
+#                   ("acts", [(key, name, input_json), ...])
 #                   ("stop",)
 #   worker -> host: ("ready", pid) | ("fatal", message)
-#                   ("batch", [("orch", request_id, OrchestratorResult) | ("act", ActivityOutcome)])
+#                   ("batch", [("orch", request_id, OrchestratorResult)
+#                              | ("act", (key, result_json, failure)), ...])
+
+_HEADER = struct.Struct("!Q")
+
+
+def frame(message: object) -> bytes:
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(payload)) + payload
+
+
+class Channel:
+    """Framed, pickled messages over a blocking socket; ``send`` may be called from any thread."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._lock = threading.Lock()
+
+    def send(self, message: object) -> None:
+        data = frame(message)
+        with self._lock:
+            self.sock.sendall(data)
+
+    def recv(self) -> Any:
+        """The next message; EOFError when the other side has closed its end."""
+        (size,) = _HEADER.unpack(self._exactly(_HEADER.size))
+        return pickle.loads(self._exactly(size))
+
+    def _exactly(self, size: int) -> bytes:
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        got = 0
+        while got < size:
+            n = self.sock.recv_into(view[got:])
+            if n == 0:
+                raise EOFError("the other side closed the channel")
+            got += n
+        return bytes(buffer)
+
+    def poll(self, timeout: float) -> bool:
+        readable, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(readable)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class FrameBuffer:
+    """Reassembles messages from bytes read without blocking (the host reads on its loop)."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def feed(self, data: bytes) -> list[Any]:
+        self._data += data
+        messages = []
+        start = 0
+        buffered = len(self._data)
+        with memoryview(self._data) as view:
+            while buffered - start >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(view, start)
+                end = start + _HEADER.size + size
+                if end > buffered:
+                    break
+                messages.append(pickle.loads(view[start + _HEADER.size : end]))
+                start = end
+        if start:
+            del self._data[:start]
+        return messages
 
 
 class ProcessWorker:
@@ -289,8 +363,7 @@ class ProcessWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_results: ResultsCallback | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._conn: Connection | None = None
-        self._send_lock = threading.Lock()
+        self._channel: Channel | None = None
         self._generation = 0
         self._ready = asyncio.Event()
         self._stopping = False
@@ -326,46 +399,45 @@ class ProcessWorker:
             process = subprocess.Popen(command, pass_fds=(worker_end.fileno(),))
         finally:
             worker_end.close()
-        conn = Connection(host_end.detach())
+        channel = Channel(host_end)
         try:
-            message = await self._loop.run_in_executor(None, _receive_ready, conn, process)
+            message = await self._loop.run_in_executor(None, _receive_ready, channel, process)
         except BaseException:
-            conn.close()
+            channel.close()
             with contextlib.suppress(OSError):
                 process.kill()
             raise
-        self._process, self._conn = process, conn
+        self._process, self._channel = process, channel
         self.pid = int(message[1])
         self._generation += 1
-        threading.Thread(
-            target=self._read,
-            args=(conn, self._generation),
-            name="durable-local-worker-reader",
-            daemon=True,
-        ).start()
+        # Read on the loop (no reader thread to wake, no GIL handoff per message).
+        self._loop.add_reader(
+            host_end.fileno(), self._readable, channel, FrameBuffer(), self._generation
+        )
         self._ready.set()
         if self._outstanding:  # a restart: the activities the dead worker held run again
             with contextlib.suppress(WorkerError):  # died again: the next restart sends them
-                self._send(("acts", list(self._outstanding.values())))
+                self._send(("acts", [tuple(call) for call in self._outstanding.values()]))
 
     async def stop(self) -> None:
         self._stopping = True
         self._ready.set()  # wakes calls waiting for a restart: they fail instead of waiting forever
         if self._restart is not None:
             self._restart.cancel()
-        process, conn = self._process, self._conn
-        self._process = self._conn = None  # a second stop() has nothing to do
-        if conn is not None:
-            with contextlib.suppress(OSError, ValueError), self._send_lock:
-                conn.send(("stop",))
+        process, channel = self._process, self._channel
+        self._process = self._channel = None  # a second stop() has nothing to do
+        if channel is not None:
+            self._forget(channel)
+            with contextlib.suppress(OSError, ValueError):
+                channel.send(("stop",))
         if process is not None and self._loop is not None:
             try:
                 await self._loop.run_in_executor(None, process.wait, STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 process.kill()
                 await self._loop.run_in_executor(None, process.wait)
-        if conn is not None:
-            conn.close()
+        if channel is not None:
+            channel.close()
         for future in self._calls.values():
             if not future.done():
                 future.set_exception(WorkerError("the worker was stopped"))
@@ -393,33 +465,38 @@ class ProcessWorker:
         if self._ready.is_set() and not self._stopping:
             # A worker that just died: they are sent again once its successor is ready.
             with contextlib.suppress(WorkerError):
-                self._send(("acts", list(calls)))
+                self._send(("acts", [tuple(call) for call in calls]))
         # else: sent by _spawn once the restarted worker is ready
 
     # -- plumbing ------------------------------------------------------------------------------
     def _send(self, message: tuple[Any, ...]) -> None:
-        conn = self._conn
-        if conn is None:
+        channel = self._channel
+        if channel is None:
             raise WorkerError("the worker process is not running")
         try:
-            with self._send_lock:
-                conn.send(message)
-        except (OSError, ValueError) as exc:  # died, and the reader has not noticed yet
+            channel.send(message)
+        except OSError as exc:  # died, and the loop has not seen its end of the socket close yet
             raise WorkerError(f"the worker process is gone: {exc}") from exc
 
-    def _read(self, conn: Connection, generation: int) -> None:
-        """The reader thread: hand each batch to the loop; report the worker's death."""
-        assert self._loop is not None
-        while True:
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                break
+    def _forget(self, channel: Channel) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(channel.sock.fileno())
+
+    def _readable(self, channel: Channel, frames: FrameBuffer, generation: int) -> None:
+        """The worker wrote: dispatch what arrived; at end of file, it died."""
+        try:
+            data = channel.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._forget(channel)
+            self._died(generation)
+            return
+        for message in frames.feed(data):
             if message[0] == "batch":
-                with contextlib.suppress(RuntimeError):
-                    self._loop.call_soon_threadsafe(self._dispatch, generation, message[1])
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._died, generation)
+                self._dispatch(generation, message[1])
 
     def _dispatch(self, generation: int, batch: list[tuple[Any, ...]]) -> None:
         if generation != self._generation:
@@ -431,19 +508,19 @@ class ProcessWorker:
                 if future is not None and not future.done():
                     future.set_result(entry[2])
             else:
-                outcome: ActivityOutcome = entry[1]
+                outcome = ActivityOutcome._make(entry[1])
                 if self._outstanding.pop(outcome.key, None) is not None:
                     outcomes.append(outcome)
-        if outcomes and self._on_results is not None:  # already on the loop: hand them over
+        if outcomes and self._on_results is not None:
             self._on_results(outcomes)
 
     def _died(self, generation: int) -> None:
         if generation != self._generation or self._stopping:
             return
         self._ready.clear()  # calls from now on wait for the successor
-        if self._conn is not None:
-            self._conn.close()
-        self._conn = None
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = None
         self._restart = asyncio.ensure_future(self._recover(self._process))
 
     async def _recover(self, process: subprocess.Popen[bytes] | None) -> None:
@@ -477,12 +554,12 @@ class ProcessWorker:
             return
 
 
-def _receive_ready(conn: Connection, process: subprocess.Popen[bytes]) -> tuple[Any, ...]:
+def _receive_ready(channel: Channel, process: subprocess.Popen[bytes]) -> tuple[Any, ...]:
     """Wait (in a thread) for the child's first message."""
-    if not conn.poll(READY_TIMEOUT):
+    if not channel.poll(READY_TIMEOUT):
         raise WorkerError(f"the worker process did not start within {READY_TIMEOUT:.0f} s")
     try:
-        message: tuple[Any, ...] = conn.recv()
+        message: tuple[Any, ...] = channel.recv()
     except (EOFError, OSError):
         code = process.wait()
         raise WorkerError(f"the worker process exited (code {code}) before it was ready") from None
@@ -499,20 +576,16 @@ def _receive_ready(conn: Connection, process: subprocess.Popen[bytes]) -> tuple[
 
 class _Child:
     def __init__(
-        self, conn: Connection, registry: FunctionRegistry, app_dir: str, activities: int, orch: int
+        self, channel: Channel, registry: FunctionRegistry, app_dir: str, activities: int, orch: int
     ) -> None:
-        self.conn = conn
+        self.channel = channel
         self.registry = registry
         self.outbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.loop = asyncio.new_event_loop()  # for async activities
         threading.Thread(target=self.loop.run_forever, name="worker-loop", daemon=True).start()
         self.orchestrators = ThreadPoolExecutor(orch, thread_name_prefix="orchestrator")
         self.activities = ActivityRunner(
-            registry,
-            activities,
-            lambda outcome: self.outbox.put(("act", outcome)),
-            app_dir=app_dir,
-            loop=self.loop,
+            registry, activities, self._report, app_dir=app_dir, loop=self.loop
         )
         threading.Thread(target=self._send_loop, name="worker-sender", daemon=True).start()
 
@@ -520,14 +593,14 @@ class _Child:
         """Read requests until the host says stop or goes away."""
         while True:
             try:
-                message = self.conn.recv()
+                message = self.channel.recv()
             except (EOFError, OSError):
                 return  # the host died: nothing left to work for
             kind = message[0]
             if kind == "stop":
                 return
             if kind == "acts":
-                self.activities.submit(message[1])
+                self.activities.submit(map(ActivityCall._make, message[1]))
             elif kind == "orch":
                 future = self.orchestrators.submit(self._orchestrate, message[2], message[3])
                 future.add_done_callback(functools.partial(self._reply, message[1]))
@@ -539,23 +612,40 @@ class _Child:
         return invoke_orchestrator(function, context_json)
 
     def _reply(self, request: int, done: Future[OrchestratorResult]) -> None:
+        """Sent at once by the thread that ran the episode: the host is waiting for it."""
         try:
             result = done.result()
         except BaseException as exc:  # invoke_orchestrator catches user errors; this is ours
             result = OrchestratorResult(None, f"durable-local worker error: {exc!r}")
-        self.outbox.put(("orch", request, result))
+        self._send([("orch", request, result)])
+
+    def _report(self, outcome: ActivityOutcome) -> None:
+        """An activity's outcome: sent with others by the sender thread, or by this (activity)
+        thread once a batch is full. Busy activity threads hold the GIL for up to the switch
+        interval (5 ms), which is longer than a window of short activities takes: waiting for
+        the sender would leave the host without results, and the worker without new work."""
+        self.outbox.put(("act", tuple(outcome)))
+        if self.outbox.qsize() >= FLUSH_AT:
+            self._flush()
+
+    def _flush(self, *first: tuple[Any, ...]) -> None:
+        batch = list(first)
+        with contextlib.suppress(queue.Empty):
+            while len(batch) < MAX_BATCH:
+                batch.append(self.outbox.get_nowait())
+        if batch:
+            self._send(batch)
+
+    def _send(self, batch: list[tuple[Any, ...]]) -> None:
+        try:
+            self.channel.send(("batch", batch))
+        except (OSError, ValueError):
+            os._exit(0)  # the host is gone
 
     def _send_loop(self) -> None:
         """Send what is ready as one message: a burst of outcomes costs one write."""
         while True:
-            batch = [self.outbox.get()]
-            with contextlib.suppress(queue.Empty):
-                while len(batch) < 1024:
-                    batch.append(self.outbox.get_nowait())
-            try:
-                self.conn.send(("batch", batch))
-            except (OSError, ValueError):
-                os._exit(0)  # the host is gone
+            self._flush(self.outbox.get())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -568,18 +658,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Ctrl+C reaches the whole process group: the host decides when the worker stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    conn = Connection(args.fd)
+    channel = Channel(socket.socket(fileno=args.fd))
     try:
         configure_logging(args.log_level)
         loaded = load_app(args.app_dir)
         os.chdir(loaded.app_dir)  # as the host: user code may rely on the app root as cwd
     except (LoaderError, Exception) as exc:
-        conn.send(("fatal", str(exc)))
+        channel.send(("fatal", str(exc)))
         return 1
-    child = _Child(conn, loaded.registry, str(loaded.app_dir), args.activities, args.orchestrations)
+    child = _Child(
+        channel, loaded.registry, str(loaded.app_dir), args.activities, args.orchestrations
+    )
     gc.collect()
     gc.freeze()  # the imported app and libraries stay: full collections need not rescan them
-    conn.send(("ready", os.getpid()))
+    channel.send(("ready", os.getpid()))
     child.serve()
     # Running activities are abandoned, as the host abandons them on stop; flush the logs.
     logging.shutdown()

@@ -510,3 +510,40 @@ def test_event_json_is_json_dumps(event: ev.Event) -> None:
     assert ev.event_json(event) == json.dumps(event)
     nested = {**event, "Extra": {"list": [1.5, float("nan"), None, True], "s": "\u00e9"}}
     assert ev.event_json(nested) == json.dumps(nested)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        ev.new_task_scheduled(T0, 2, 'nämé "q"', 'héllo \u2603 \x01\n\t\\ "q"'),
+        ev.new_task_scheduled(T0, 2**70, "act", None),
+        ev.new_task_completed(T0, 9, '{"a": "\u2028", "b": [1, 2]}'),
+        ev.new_task_completed(T0, 9, None),
+    ],
+    ids=["scheduled", "scheduled-big-id", "completed", "completed-null"],
+)
+@pytest.mark.parametrize("played", [False, True])
+def test_activity_events_written_from_a_template_are_what_json_dumps_writes(
+    event: ev.Event, played: bool
+) -> None:
+    event = {**event, "IsPlayed": played}
+    assert ev.event_json(event) == json.dumps(event)
+    assert ev.played_text(event) == json.dumps(
+        {**event, "IsPlayed": event["EventType"] != EventType.ORCHESTRATOR_STARTED}
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"EventId": True}, {"Extra": 1}, {"Version": "2"}, {"Result": 5}, {"Timestamp": None}],
+    ids=["bool-id", "extra-field", "version", "non-text-result", "no-timestamp"],
+)
+def test_activity_events_unlike_the_factories_fall_back_to_the_encoder(
+    change: dict[str, object],
+) -> None:
+    base = ev.new_task_completed(T0, 1, "1")
+    if "Version" in change:
+        base = ev.new_task_scheduled(T0, 1, "act", "1")
+    event = {**base, **change}
+    assert ev.event_json(event) == json.dumps(event)
+    assert json.loads(ev.played_text(event)) == {**event, "IsPlayed": True}

@@ -31,7 +31,14 @@ from durable_local.model import RuntimeStatus
 from durable_local.registry import OrchestratorFunction
 from durable_local.runtime import DurableRuntime
 from durable_local.store.sqlite import SqliteStore
-from durable_local.worker import InProcessWorker, LanguageWorker, ProcessWorker, WorkerError
+from durable_local.worker import (
+    FrameBuffer,
+    InProcessWorker,
+    LanguageWorker,
+    ProcessWorker,
+    WorkerError,
+    frame,
+)
 
 APP_DIR = Path(__file__).parent / "worker_app"
 WAIT = 10.0  # seconds any single outcome may take before the test fails
@@ -212,6 +219,51 @@ async def test_concurrent_orchestrator_calls_each_get_their_own_answer(
         state = parse_sdk_output(result.returned, result.error)
         [task_all] = state.actions
         assert [a["input"] for a in task_all["compoundActions"]] == [str(i) for i in range(n)]
+
+
+async def test_payloads_larger_than_the_socket_buffer_cross_both_ways(
+    process_worker: tuple[ProcessWorker, Outcomes], loaded: LoadedApp
+) -> None:
+    worker, outcomes = process_worker
+    big = "x" * 3_000_000  # megabytes: the host reads it in pieces, as the worker writes it
+
+    worker.submit_activities([ActivityCall(1, "echo", json.dumps(big))])
+    fan = orchestrator(loaded, "fan")
+    result = await worker.call_orchestrator(fan, first_episode("fan", 20_000, "fan-big"))
+
+    [echoed] = await outcomes.wait_for(1)
+    assert echoed.result_json == json.dumps(big)
+    state = parse_sdk_output(result.returned, result.error)
+    assert len(state.actions[0]["compoundActions"]) == 20_000
+
+
+async def test_thousands_of_activities_each_give_one_outcome(
+    process_worker: tuple[ProcessWorker, Outcomes],
+) -> None:
+    worker, outcomes = process_worker
+    keys = range(1, 3001)
+
+    for start in range(1, 3001, 500):  # several requests, as the dispatcher refills its window
+        worker.submit_activities(
+            [ActivityCall(key, "double", str(key)) for key in range(start, start + 500)]
+        )
+
+    results = await outcomes.wait_for(*keys)
+    assert [outcome.result_json for outcome in results] == [str(2 * key) for key in keys]
+    assert len(outcomes.by_key) == 3000  # none twice (Outcomes checks), none extra
+
+
+def test_frames_are_reassembled_from_any_split_of_the_stream() -> None:
+    messages = [("batch", [("act", (1, "2", None))]), ("ready", 42), ("orch", 7, "é" * 70_000)]
+    stream = b"".join(frame(message) for message in messages)
+
+    one_by_one = FrameBuffer()
+    got = [message for i in range(len(stream)) for message in one_by_one.feed(stream[i : i + 1])]
+    assert got == messages
+    assert FrameBuffer().feed(stream) == messages  # several in one read
+    halves = FrameBuffer()
+    assert halves.feed(stream[:10]) == []  # a header and a piece: nothing yet
+    assert halves.feed(stream[10:]) == messages
 
 
 async def test_a_broken_app_fails_start_with_the_reason(tmp_path: Path) -> None:
