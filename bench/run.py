@@ -620,7 +620,7 @@ def load_apps() -> tuple[Any, Any]:
 async def run(args: argparse.Namespace) -> list[Result]:
     product, fixture = load_apps()
     sizes = SIZES["quick" if args.quick else "full"]
-    repeat = args.repeat or (1 if args.quick else 5)
+    repeat = args.repeat or (1 if args.quick else 7)
     sampler = RssSampler()
     sampler.start()
     results: list[Result] = []
@@ -666,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="runs of each short workload (chain, fan, events); the median run is reported "
-        "(default 5, 1 with --quick: single runs on a shared VM vary by 20-30 %%)",
+        "(default 7, 1 with --quick: single runs on a shared VM vary by 20-30 %%)",
     )
     parser.add_argument(
         "--in-process",
