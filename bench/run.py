@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import gc
 import itertools
@@ -145,7 +146,9 @@ class ClientProcess:
         self.process = process
 
     @classmethod
-    async def start(cls, base: str, mode: str, *args: str) -> ClientProcess:
+    async def start(
+        cls, base: str, mode: str, *args: str, cpus: set[int] | None = None
+    ) -> ClientProcess:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -157,6 +160,8 @@ class ClientProcess:
             stdout=asyncio.subprocess.PIPE,
             cwd=ROOT,
         )
+        if cpus is not None:  # any CPU, as a client elsewhere on the machine (not the host's)
+            os.sched_setaffinity(process.pid, cpus)
         assert process.stdout is not None
         line = await process.stdout.readline()
         if line.strip() != b"ready":
@@ -180,15 +185,18 @@ class ClientProcess:
 class Host:
     """A fresh runtime + HTTP server on a free port, over a new SQLite file."""
 
-    def __init__(self, loaded: Any, db_path: Path, in_process: bool = False) -> None:
+    def __init__(
+        self, loaded: Any, db_path: Path, in_process: bool = False, cpu_split: bool = True
+    ) -> None:
         self.loaded = loaded
         self.db_path = db_path
         self.in_process = in_process
+        self.cpu_split = cpu_split
         self.begin = 0.0  # when the measured part of the workload began
 
     async def client(self, *args: str) -> ClientProcess:
         """A bench client process, ready; the measured part of the workload starts now."""
-        client = await ClientProcess.start(self.base, *args)
+        client = await ClientProcess.start(self.base, *args, cpus=self.all_cpus)
         self.begin = time.perf_counter()
         return client
 
@@ -197,16 +205,24 @@ class Host:
         from durable_local.http import HostConfig, create_app
         from durable_local.runtime import DurableRuntime
         from durable_local.store.sqlite import SqliteStore
-        from durable_local.worker import ProcessWorker
+        from durable_local.worker import ProcessWorker, pinned_to, split_cpus
 
         settings = self.loaded.settings
         self.store = SqliteStore(self.db_path)
         worker = None
+        self.placement = contextlib.ExitStack()
+        self.all_cpus: set[int] | None = None
         if not self.in_process:  # as `durable-local start` runs: user code in a worker process
+            # and, unless --no-cpu-split, the host on one CPU and the worker on the others
+            split = split_cpus() if self.cpu_split else None
+            if split is not None:
+                self.all_cpus = {split.host, *split.worker}
+                self.placement.enter_context(pinned_to(split.host))
             worker = ProcessWorker(
                 str(self.loaded.app_dir),
                 max_activities=settings.max_concurrent_activities,
                 max_orchestrations=settings.max_concurrent_orchestrations,
+                cpus=split.worker if split is not None else None,
             )
         self.runtime = DurableRuntime(
             self.loaded.registry,
@@ -242,6 +258,7 @@ class Host:
         await self.runner.cleanup()
         self.watch.close()
         self.store.close()
+        self.placement.close()
 
     @property
     def dispatcher(self) -> Any:
@@ -284,8 +301,9 @@ async def measure(
     sampler: RssSampler,
     body: Callable[[Host], Awaitable[tuple[int, dict[str, Any]]]],
     in_process: bool = False,
+    cpu_split: bool = True,
 ) -> Result:
-    async with Host(loaded, workdir / f"{name}-{size}.db", in_process) as host:
+    async with Host(loaded, workdir / f"{name}-{size}.db", in_process, cpu_split) as host:
         sampler.mark()
         host.begin = time.perf_counter()
         units, extra = await body(host)
@@ -643,6 +661,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
                         sampler,
                         FACTORIES[name](size),
                         args.in_process,
+                        not getattr(args, "no_cpu_split", False),
                     )
                     for _ in range(repeat if name in REPEATED else 1)
                 ]
@@ -672,6 +691,11 @@ def main(argv: list[str] | None = None) -> int:
         "--in-process",
         action="store_true",
         help="run user code in threads of the host process (durable-local start --in-process)",
+    )
+    parser.add_argument(
+        "--no-cpu-split",
+        action="store_true",
+        help="let the worker use every CPU (durable-local start --no-cpu-split)",
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder (bench/out)")
     parser.add_argument(

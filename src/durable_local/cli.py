@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import durable_local
 from durable_local.http import DEFAULT_MAX_BODY_SIZE, HostConfig, HostKeys, create_app
@@ -30,6 +30,10 @@ from durable_local.loader import (
     local_http_port,
 )
 from durable_local.worker import WorkerError
+
+if TYPE_CHECKING:
+    from durable_local.runtime import DurableRuntime
+    from durable_local.store import Store
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7071
@@ -105,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run orchestrators and activities in threads of the host process instead of a "
         "separate worker process (for debuggers and profilers)",
     )
+    start.add_argument(
+        "--no-cpu-split",
+        action="store_true",
+        help="let the worker process use every CPU, the host's included (by default, on Linux "
+        "with two or more CPUs, the host keeps one CPU and the worker gets the others)",
+    )
     return parser
 
 
@@ -152,6 +162,7 @@ class ServeOptions:
     store: str
     config: HostConfig
     in_process: bool = False
+    cpu_split: bool = True
 
 
 def describe_functions(loaded: LoadedApp, base_url: str, route_prefix: str) -> str:
@@ -193,12 +204,10 @@ def describe_functions(loaded: LoadedApp, base_url: str, route_prefix: str) -> s
 
 async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM), then shut down cleanly."""
-    from aiohttp import web
-
     from durable_local.clock import SystemClock
     from durable_local.runtime import DurableRuntime
     from durable_local.store.sqlite import SqliteStore
-    from durable_local.worker import ProcessWorker
+    from durable_local.worker import ProcessWorker, pinned_to, split_cpus
 
     loaded = options.loaded
     settings = loaded.settings
@@ -209,27 +218,50 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
             loop.add_signal_handler(signum, stop.set)
 
     store = SqliteStore(options.store)
-    worker = None
-    if not options.in_process and os.name != "posix":
-        # The worker's socket pair is inherited by fd (pass_fds), which Windows lacks.
-        log.warning("durable-local: no worker process on this platform; user code runs in-process")
-    elif not options.in_process:
-        # As in Azure: user code runs in a worker process of its own (durable_local.worker).
-        worker = ProcessWorker(
-            str(loaded.app_dir),
-            max_activities=settings.max_concurrent_activities,
-            max_orchestrations=settings.max_concurrent_orchestrations,
+    with contextlib.ExitStack() as placement:
+        worker = None
+        if not options.in_process and os.name != "posix":
+            # The worker's socket pair is inherited by fd (pass_fds), which Windows lacks.
+            log.warning(
+                "durable-local: no worker process on this platform; user code runs in-process"
+            )
+        elif not options.in_process:
+            # As in Azure: user code runs in a worker process of its own (durable_local.worker).
+            split = split_cpus() if options.cpu_split else None
+            if split is not None:
+                placement.enter_context(pinned_to(split.host))
+                log.info(
+                    "durable-local: host on CPU %d, worker on CPU(s) %s",
+                    split.host,
+                    ",".join(str(cpu) for cpu in sorted(split.worker)),
+                )
+            worker = ProcessWorker(
+                str(loaded.app_dir),
+                max_activities=settings.max_concurrent_activities,
+                max_orchestrations=settings.max_concurrent_orchestrations,
+                cpus=split.worker if split is not None else None,
+            )
+        runtime = DurableRuntime(
+            loaded.registry,
+            store,
+            SystemClock(),
+            hub_name=settings.hub_name,
+            max_concurrent_activities=settings.max_concurrent_activities,
+            max_concurrent_orchestrations=settings.max_concurrent_orchestrations,
+            app_dir=str(loaded.app_dir),
+            worker=worker,
         )
-    runtime = DurableRuntime(
-        loaded.registry,
-        store,
-        SystemClock(),
-        hub_name=settings.hub_name,
-        max_concurrent_activities=settings.max_concurrent_activities,
-        max_concurrent_orchestrations=settings.max_concurrent_orchestrations,
-        app_dir=str(loaded.app_dir),
-        worker=worker,
-    )
+        await _serve_app(options, runtime, store, stop)
+
+
+async def _serve_app(
+    options: ServeOptions, runtime: DurableRuntime, store: Store, stop: asyncio.Event
+) -> None:
+    from aiohttp import web
+
+    loaded = options.loaded
+    settings = loaded.settings
+    loop = asyncio.get_running_loop()
     app = create_app(runtime, loaded.registry, options.config, manage_runtime=True)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
@@ -293,6 +325,7 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
             app_dir=str(loaded.app_dir),
         ),
         in_process=bool(getattr(args, "in_process", False)),
+        cpu_split=not getattr(args, "no_cpu_split", False),
     )
 
 

@@ -36,8 +36,9 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from durable_local.invoker import (
@@ -99,6 +100,68 @@ def missing_orchestrator(name: str) -> OrchestratorResult:
         None,
         f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function.",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Where the two processes run
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CpuSplit:
+    """The host keeps one CPU; the worker process gets the others."""
+
+    host: int
+    worker: frozenset[int]
+
+
+def split_cpus() -> CpuSplit | None:
+    """A split of the CPUs this process may use, or None (fewer than two, or not Linux).
+
+    The host is one Python thread (its SQLite work included), so one CPU is all it can use.
+    Left to the scheduler, the worker's threads are often woken on the host's CPU (they are
+    woken by the host's writes), and the two wait for each other there while the other CPU is
+    idle. The host keeps the CPU it is running on now, so that several runtimes started on one
+    machine do not all pick the same one.
+    """
+    getaffinity = getattr(os, "sched_getaffinity", None)
+    if getaffinity is None:
+        return None
+    allowed = set(getaffinity(0))
+    if len(allowed) < 2:
+        return None
+    host = _current_cpu()
+    if host is None or host not in allowed:
+        host = min(allowed)
+    return CpuSplit(host, frozenset(allowed - {host}))
+
+
+def _current_cpu() -> int | None:
+    try:
+        with open("/proc/thread-self/stat") as stat:
+            # Field 39 (processor); the fields after the command name, which is in parentheses.
+            fields = stat.read().rpartition(")")[2].split()
+        return int(fields[36])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextlib.contextmanager
+def pinned_to(cpu: int) -> Iterator[None]:
+    """Keep every thread of this process on ``cpu`` for the duration (threads started meanwhile
+    included), then give them back the CPUs the calling thread had."""
+    before = os.sched_getaffinity(0)
+    _set_all_threads({cpu})
+    try:
+        yield
+    finally:
+        _set_all_threads(before)
+
+
+def _set_all_threads(cpus: Collection[int]) -> None:
+    for task in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):  # a thread that has just ended
+            os.sched_setaffinity(int(task), cpus)
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,8 +415,10 @@ class ProcessWorker:
         max_orchestrations: int = 10,
         log_level: int | None = None,
         restart_delay: float = RESTART_DELAY,
+        cpus: Collection[int] | None = None,
     ) -> None:
         self.app_dir = app_dir
+        self.cpus = sorted(cpus) if cpus else None  # the worker's CPUs (default: any)
         self.max_activities = max_activities
         self.max_orchestrations = max_orchestrations
         self.log_level = log_level
@@ -395,6 +460,8 @@ class ProcessWorker:
         ]
         level = self.log_level if self.log_level is not None else logging.getLogger().level
         command += ["--log-level", logging.getLevelName(level)]
+        if self.cpus:
+            command += ["--cpus", ",".join(str(cpu) for cpu in self.cpus)]
         try:
             process = subprocess.Popen(command, pass_fds=(worker_end.fileno(),))
         finally:
@@ -655,12 +722,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--activities", type=int, default=10)
     parser.add_argument("--orchestrations", type=int, default=10)
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--cpus", default="", help="comma-separated CPUs to run on")
     args = parser.parse_args(argv)
     # Ctrl+C reaches the whole process group: the host decides when the worker stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cpu_problem = None
+    if args.cpus:  # first, so that every thread started from here on inherits it
+        try:
+            os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
+        except (OSError, ValueError, AttributeError) as exc:
+            cpu_problem = exc
     channel = Channel(socket.socket(fileno=args.fd))
     try:
         configure_logging(args.log_level)
+        if cpu_problem is not None:
+            log.warning("durable-local worker: cannot run on CPUs %s: %s", args.cpus, cpu_problem)
         loaded = load_app(args.app_dir)
         os.chdir(loaded.app_dir)  # as the host: user code may rely on the app root as cwd
     except (LoaderError, Exception) as exc:

@@ -4,6 +4,7 @@ driven over real HTTP (slow), including a restart that resumes in-flight work.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -290,6 +291,49 @@ async def test_cli_runs_user_code_in_a_worker_process_unless_told_otherwise(
             await hello_sequence(session, server, "Oslo")
         assert server.stop(signal.SIGTERM) == 0
         assert not any(alive(pid) for pid in workers)  # the worker went with the host
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+
+
+def cpus_of(pid: int) -> set[int]:
+    """The CPUs every thread of ``pid`` may run on (the union over its threads)."""
+    allowed: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            allowed |= os.sched_getaffinity(int(task.name))
+    return allowed
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs Linux and two CPUs",
+)
+@pytest.mark.parametrize("split", [True, False], ids=["split", "no-cpu-split"])
+async def test_cli_keeps_one_cpu_for_the_host_and_gives_the_worker_the_others(
+    tmp_path: Path, split: bool
+) -> None:
+    extra = () if split else ("--no-cpu-split",)
+    server = Server(tmp_path / "durable.db", free_port(), tmp_path, *extra)
+    everything = os.sched_getaffinity(0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            await server.ready(session)
+            [worker] = [
+                pid
+                for pid, cmd in children_of(server.process.pid).items()
+                if "durable_local.worker" in cmd
+            ]
+            host_cpus, worker_cpus = cpus_of(server.process.pid), cpus_of(worker)
+            if split:
+                assert len(host_cpus) == 1
+                assert worker_cpus == everything - host_cpus
+            else:
+                assert host_cpus == worker_cpus == everything
+            await hello_sequence(session, server, "Lima")  # and it works either way
+        assert server.stop(signal.SIGTERM) == 0
     finally:
         if server.process.poll() is None:
             server.process.kill()
