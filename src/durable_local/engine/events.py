@@ -212,20 +212,33 @@ def new_continue_as_new(when: datetime, result: str | None) -> Event:
 
 
 def new_task_scheduled(when: datetime, task_id: int, name: str, input_json: str | None) -> Event:
-    # DTFx serialises the activity's params object[]: a one-element JSON array (spec §4.1).
-    return _event(
-        EventType.TASK_SCHEDULED,
-        when,
-        task_id,
-        Name=name,
-        Version="",
-        Input=json.dumps([input_json]) if input_json is None else f"[{_string(input_json)}]",
-        Tags=None,
-    )
+    # Written out (not through _event): one per activity. DTFx serialises the activity's
+    # params object[]: a one-element JSON array (spec §4.1).
+    return {
+        "EventType": _TASK_SCHEDULED,
+        "EventId": task_id,
+        "IsPlayed": False,
+        "Timestamp": format_event_time(when),
+        "Name": name,
+        "Version": "",
+        "Input": "[null]" if input_json is None else f"[{_string(input_json)}]",
+        "Tags": None,
+    }
 
 
 def new_task_completed(when: datetime, task_id: int, result: str | None) -> Event:
-    return _event(EventType.TASK_COMPLETED, when, TaskScheduledId=task_id, Result=result)
+    return {  # written out, as new_task_scheduled
+        "EventType": _TASK_COMPLETED,
+        "EventId": -1,
+        "IsPlayed": False,
+        "Timestamp": format_event_time(when),
+        "TaskScheduledId": task_id,
+        "Result": result,
+    }
+
+
+_TASK_SCHEDULED = int(EventType.TASK_SCHEDULED)
+_TASK_COMPLETED = int(EventType.TASK_COMPLETED)
 
 
 def new_task_failed(when: datetime, task_id: int, reason: str, details: str | None) -> Event:

@@ -52,7 +52,7 @@ class OrchestrationActionError(Exception):
     """An action the host refuses (unknown function, invalid sub-orchestration id, entities)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class ScheduledTask:
     """An id-consuming operation the emulation scheduled: matched against history or new."""
 
@@ -75,6 +75,8 @@ class ReplayResult:
 
 class _Node:
     """A task in the emulated DTFx context; reports its outcome to its parent once."""
+
+    __slots__ = ("done", "parent", "replay", "succeeded")
 
     def __init__(self, replay: _Replay, parent: _Node | None) -> None:
         self.replay = replay
@@ -100,8 +102,14 @@ class _Node:
 class _Leaf(_Node):
     """Activity, sub-orchestration or timer: completes on the history event carrying its id."""
 
+    __slots__ = ("task",)
+
     def __init__(self, replay: _Replay, parent: _Node | None, task: ScheduledTask) -> None:
-        super().__init__(replay, parent)
+        # _Node.__init__ inlined: a fan-out builds thousands of leaves per replay.
+        self.replay = replay
+        self.parent = parent
+        self.done = False
+        self.succeeded = False
         self.task = task
 
     def start(self) -> None:
@@ -339,16 +347,19 @@ class _Replay:
         raise OrchestrationActionError(f"Unknown orchestrator action type {kind!r}.")
 
     def _activity_leaf(self, action: dict[str, Any], parent: _Node | None) -> _Leaf:
-        name = str(action.get("functionName") or "")
-        if name not in self.activity_names:  # a fan-out asks for the same name thousands of times
+        name = action.get("functionName")
+        # A fan-out asks for the same name thousands of times: checked once per replay.
+        if type(name) is not str or name not in self.activity_names:
+            name = str(name or "")
             if not self.known_activities(name):
                 raise OrchestrationActionError(
                     f"The function '{name}' doesn't exist, is disabled, or is not an activity "
                     "function. Additional info: no activity function with that name is registered."
                 )
             self.activity_names.add(name)
-        task = ScheduledTask(self.take_id(), "activity", name, input_json=action.get("input"))
-        return _Leaf(self, parent, task)
+        task_id = self.next_id
+        self.next_id = task_id + 1
+        return _Leaf(self, parent, ScheduledTask(task_id, "activity", name, action.get("input")))
 
     def _http_leaf(self, action: dict[str, Any], parent: _Node | None) -> _Leaf:
         request = json.dumps(action.get("httpRequest") or {})

@@ -83,7 +83,7 @@ class OutboundMessage:
     visible_at: datetime | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ActivityRequest:
     task_id: int
     name: str
