@@ -58,7 +58,7 @@ ResultsCallback = Callable[[list[ActivityOutcome]], None]
 READY_TIMEOUT = 120.0  # importing a large app can be slow on a cold machine
 STOP_TIMEOUT = 5.0
 RESTART_DELAY = 1.0
-READ_SIZE = 1 << 20
+READ_SIZE = 1 << 18  # bytes read from the worker at a time
 FLUSH_AT = 64  # outcomes the worker sends at once without waiting for its sender thread
 MAX_BATCH = 1024
 
@@ -384,7 +384,7 @@ class FrameBuffer:
     def __init__(self) -> None:
         self._data = bytearray()
 
-    def feed(self, data: bytes) -> list[Any]:
+    def feed(self, data: bytes | memoryview) -> list[Any]:
         self._data += data
         messages = []
         start = 0
@@ -479,7 +479,12 @@ class ProcessWorker:
         self._generation += 1
         # Read on the loop (no reader thread to wake, no GIL handoff per message).
         self._loop.add_reader(
-            host_end.fileno(), self._readable, channel, FrameBuffer(), self._generation
+            host_end.fileno(),
+            self._readable,
+            channel,
+            FrameBuffer(),
+            memoryview(bytearray(READ_SIZE)),  # read into, not allocated per read
+            self._generation,
         )
         self._ready.set()
         if self._outstanding:  # a restart: the activities the dead worker held run again
@@ -549,19 +554,21 @@ class ProcessWorker:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.remove_reader(channel.sock.fileno())
 
-    def _readable(self, channel: Channel, frames: FrameBuffer, generation: int) -> None:
+    def _readable(
+        self, channel: Channel, frames: FrameBuffer, buffer: memoryview, generation: int
+    ) -> None:
         """The worker wrote: dispatch what arrived; at end of file, it died."""
         try:
-            data = channel.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+            size = channel.sock.recv_into(buffer, len(buffer), socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data = b""
-        if not data:
+            size = 0
+        if not size:
             self._forget(channel)
             self._died(generation)
             return
-        for message in frames.feed(data):
+        for message in frames.feed(buffer[:size]):
             if message[0] == "batch":
                 self._dispatch(generation, message[1])
 
