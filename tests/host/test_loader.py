@@ -82,6 +82,36 @@ def test_app_may_import_its_own_modules(tmp_path: Path) -> None:
     assert load_app(root).module.h.VALUE == 1
 
 
+def test_unload_gives_back_sys_modules_and_sys_path(tmp_path: Path) -> None:
+    root = write_app(
+        tmp_path / "app",
+        "import helper_mod_for_unload_test as h\n" + MINIMAL_APP,
+        helper_mod_for_unload_test__py="VALUE = 1\n",
+    )
+    path_before = list(sys.path)
+    loaded = load_app(root)
+    assert "helper_mod_for_unload_test" in sys.modules
+    loaded.unload()
+    assert "helper_mod_for_unload_test" not in sys.modules
+    assert sys.modules.get("function_app") is not loaded.module
+    assert sys.path == path_before
+    # a library imported during the load stays: only the app's own modules are forgotten
+    assert "azure.functions" in sys.modules
+
+
+def test_a_failed_load_leaves_nothing_behind(tmp_path: Path) -> None:
+    root = write_app(
+        tmp_path / "app",
+        "import helper_mod_for_failed_load as h\nx = 1\n",
+        helper_mod_for_failed_load__py="VALUE = 1\n",
+    )
+    path_before = list(sys.path)
+    with pytest.raises(LoaderError):
+        load_app(root)
+    assert "helper_mod_for_failed_load" not in sys.modules
+    assert sys.path == path_before
+
+
 def test_no_function_app_is_an_error(tmp_path: Path) -> None:
     root = write_app(tmp_path / "app", "x = 1\n")
     with pytest.raises(LoaderError, match="no module-level function app"):

@@ -14,6 +14,7 @@ Every failure is a ``LoaderError`` whose message says what to fix.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -55,12 +56,30 @@ class HostSettings:
 
 @dataclass(frozen=True)
 class LoadedApp:
+    """A loaded function app: its module, its indexed functions and its host settings.
+
+    ``unload()`` takes the app's modules out of ``sys.modules`` and gives ``sys.path`` back as
+    it was before the load, so that another app (or the same one, afresh) can be loaded in the
+    same process: a long-lived host never unloads, tests and the test host do.
+    """
+
     app_dir: Path
     script: Path
     module: ModuleType
     app: Any
     registry: FunctionRegistry
     settings: HostSettings
+    added_modules: tuple[str, ...] = ()
+    path_before: tuple[str, ...] | None = None
+
+    def unload(self) -> None:
+        """Forget the modules this load imported from the app directory; restore sys.path."""
+        for name in self.added_modules:
+            module = sys.modules.get(name)
+            if module is not None and _belongs_to(module, self.app_dir):
+                del sys.modules[name]
+        if self.path_before is not None:
+            sys.path[:] = self.path_before
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,17 +254,43 @@ def load_app(
             f"No {script_name} in '{root}'. durable-local runs v2-model apps: "
             "point --app-dir at the folder that holds function_app.py and host.json."
         )
+    path_before = tuple(sys.path)
+    modules_before = set(sys.modules)
     module = import_script(script)
-    app = find_function_register(module, script)
-    registry = index_app(app, script)
-    return LoadedApp(
+    added = tuple(name for name in sys.modules if name not in modules_before)
+    loaded = LoadedApp(
         app_dir=root,
         script=script,
         module=module,
-        app=app,
-        registry=registry,
+        app=None,
+        registry=FunctionRegistry(),
         settings=settings,
+        added_modules=(*added, script.stem) if script.stem not in added else added,
+        path_before=path_before,
     )
+    try:
+        app = find_function_register(module, script)
+        registry = index_app(app, script)
+    except BaseException:
+        loaded.unload()
+        raise
+    return dataclasses.replace(loaded, app=app, registry=registry)
+
+
+def _belongs_to(module: ModuleType, root: Path) -> bool:
+    """True for a module loaded from the app's own files (not from a library under the root,
+    such as a virtualenv inside the app folder)."""
+    location = getattr(module, "__file__", None)
+    if location is None:  # a namespace package: judge by its search path
+        paths = list(getattr(module, "__path__", []))
+        location = paths[0] if paths else None
+    if location is None:
+        return False
+    try:
+        relative = Path(location).resolve().relative_to(root)
+    except ValueError:
+        return False
+    return "site-packages" not in relative.parts and "dist-packages" not in relative.parts
 
 
 def import_script(script: Path) -> ModuleType:
