@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
-import gc
 import itertools
 import json
 import logging
@@ -46,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_DIR = Path(__file__).resolve().parent / "fixture_app"
@@ -201,52 +198,24 @@ class Host:
         return client
 
     async def __aenter__(self) -> Host:
-        from durable_local.clock import SystemClock
-        from durable_local.http import HostConfig, create_app
-        from durable_local.runtime import DurableRuntime
-        from durable_local.store.sqlite import SqliteStore
-        from durable_local.worker import ProcessWorker, pinned_to, split_cpus
+        from durable_local.host import FunctionsHost, HostOptions
 
-        settings = self.loaded.settings
-        self.store = SqliteStore(self.db_path)
-        worker = None
-        self.placement = contextlib.ExitStack()
-        self.all_cpus: set[int] | None = None
-        if not self.in_process:  # as `durable-local start` runs: user code in a worker process
-            # and, unless --no-cpu-split, the host on one CPU and the worker on the others
-            split = split_cpus() if self.cpu_split else None
-            if split is not None:
-                self.all_cpus = {split.host, *split.worker}
-                self.placement.enter_context(pinned_to(split.host))
-            worker = ProcessWorker(
-                str(self.loaded.app_dir),
-                max_activities=settings.max_concurrent_activities,
-                max_orchestrations=settings.max_concurrent_orchestrations,
-                cpus=split.worker if split is not None else None,
-            )
-        self.runtime = DurableRuntime(
-            self.loaded.registry,
-            self.store,
-            SystemClock(),
-            hub_name=settings.hub_name,
-            max_concurrent_activities=settings.max_concurrent_activities,
-            max_concurrent_orchestrations=settings.max_concurrent_orchestrations,
-            app_dir=str(self.loaded.app_dir),
-            worker=worker,
+        # As `durable-local start` runs: user code in a worker process and, unless
+        # --no-cpu-split, the host on one CPU and the worker on the others.
+        self.host = FunctionsHost(
+            self.loaded,
+            HostOptions(
+                store=str(self.db_path), in_process=self.in_process, cpu_split=self.cpu_split
+            ),
         )
-        config = HostConfig(route_prefix=settings.route_prefix, app_dir=str(self.loaded.app_dir))
-        app = create_app(self.runtime, self.loaded.registry, config, manage_runtime=True)
-        self.runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = next(a[1] for a in self.runner.addresses if isinstance(a, tuple))
-        if worker is not None and worker.pid is not None:
-            WORKER_PIDS.add(worker.pid)
-        gc.collect()  # (the previous workload's garbage is not frozen)
-        gc.freeze()  # as durable-local start does once it is up
-        self.worker = worker
-        self.base = f"http://127.0.0.1:{port}"
+        split = self.host.cpus
+        self.all_cpus: set[int] | None = None if split is None else {split.host, *split.worker}
+        self.runtime = self.host.runtime
+        self.store = self.host.store
+        self.worker = self.host.worker
+        self.base = await self.host.serve("127.0.0.1", 0)
+        if self.worker is not None and self.worker.pid is not None:
+            WORKER_PIDS.add(self.worker.pid)
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
         # A second, read-only connection to watch progress without taking the store's lock.
         self.watch = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
@@ -255,10 +224,8 @@ class Host:
     async def __aexit__(self, *exc: object) -> None:
         WORKER_PIDS.clear()
         await self.session.close()
-        await self.runner.cleanup()
+        await self.host.close()
         self.watch.close()
-        self.store.close()
-        self.placement.close()
 
     @property
     def dispatcher(self) -> Any:
@@ -621,7 +588,7 @@ FACTORIES: dict[str, Callable[[int], Callable[[Host], Awaitable[tuple[int, dict[
 
 
 def load_apps() -> tuple[Any, Any]:
-    from durable_local.loader import load_app
+    from durable_local.functions.loader import load_app
 
     # The product app caps a run at MAX_DEVICES_PER_RUN (default 500): lift it for the 1,000
     # device run. Keys are not enforced by the bench host, so the starters' auth level is moot.

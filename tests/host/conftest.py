@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from durable_local.clock import ManualClock
-from durable_local.http import HostConfig, HostKeys, create_app
-from durable_local.loader import LoadedApp, load_app
+from durable_local.functions.loader import LoadedApp, load_app
+from durable_local.host import FunctionsHost, HostOptions
+from durable_local.http import HostConfig, HostKeys
 from durable_local.model import RuntimeStatus
-from durable_local.runtime import DurableRuntime
-from durable_local.store.sqlite import SqliteStore
+from durable_local.runtime.client import DurableRuntime
+from durable_local.runtime.clock import ManualClock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASIC_APP = FIXTURES / "basic_app"
@@ -68,22 +68,15 @@ async def make_host(aiohttp_client: Any) -> AsyncIterator[HostFactory]:
     ) -> Host:
         app_info = loaded or load_app(BASIC_APP)
         clock = ManualClock()
-        runtime = DurableRuntime(
-            app_info.registry,
-            SqliteStore(":memory:"),
-            clock,
-            hub_name=app_info.settings.hub_name,
-            app_dir=str(app_info.app_dir),
-        )
         config = HostConfig(
             route_prefix=app_info.settings.route_prefix,
             keys=keys or HostKeys(),
             app_dir=str(app_info.app_dir),
             **({"max_body_size": max_body_size} if max_body_size else {}),
         )
-        app = create_app(runtime, app_info.registry, config, manage_runtime=True)
-        client = await aiohttp_client(app)
-        return Host(client=client, runtime=runtime, clock=clock, loaded=app_info)
+        host = FunctionsHost(app_info, HostOptions(config=config, clock=clock, in_process=True))
+        client = await aiohttp_client(host.app)
+        return Host(client=client, runtime=host.runtime, clock=clock, loaded=app_info)
 
     yield make
 

@@ -20,8 +20,8 @@ import aiohttp
 import pytest
 
 from durable_local import cli
+from durable_local.functions.loader import load_app
 from durable_local.http import DEFAULT_MAX_BODY_SIZE
-from durable_local.loader import load_app
 
 from .conftest import BASIC_APP
 
@@ -356,11 +356,11 @@ def test_cli_exits_with_an_error_for_a_broken_app(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_cli_exits_with_an_error_when_the_worker_cannot_load_the_app(tmp_path: Path) -> None:
-    # Loads in the host, fails in the worker process (whose argv[0] is durable_local/worker.py).
+    # Loads in the host, fails in the worker process (argv[0]: durable_local/worker/__main__.py).
     (tmp_path / "function_app.py").write_text(
-        "import sys\n"
+        "import os, sys\n"
         "import azure.functions as func\n"
-        "if sys.argv[0].endswith('worker.py'):\n"
+        "if os.sep + 'worker' + os.sep in sys.argv[0]:\n"
         "    raise RuntimeError('the worker cannot reach its settings')\n"
         "app = func.FunctionApp()\n"
     )

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from yarl import URL
 
+from durable_local.functions.loader import load_app
 from durable_local.http import HostKeys
-from durable_local.loader import load_app
 
 from .conftest import FIXTURES, Host
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from durable_local.loader import (
+from durable_local.functions.loader import load_app
+from durable_local.functions.settings import (
     HostSettings,
     LoaderError,
-    configure_logging,
-    load_app,
     load_local_settings,
     local_http_port,
     read_host_json,
 )
+from durable_local.worker.logs import configure_logging
 
 from .conftest import BASIC_APP
 

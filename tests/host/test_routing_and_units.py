@@ -12,21 +12,18 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from durable_local.clock import ManualClock
+from durable_local.functions.loader import LoadedApp
 from durable_local.http import create_app
 from durable_local.http.app import dispatch
 from durable_local.http.auth import AuthLevel, HostKeys, presented_key
+from durable_local.http.binding import durable_client_binding
+from durable_local.http.config import is_local_request, rpc_base_url
 from durable_local.http.durable_api import parse_bool
 from durable_local.http.routing import RouteTemplate, RouteTemplateError, sort_by_precedence
-from durable_local.http.state import is_local_request, rpc_base_url
-from durable_local.invoker_http import (
-    HttpFunctionError,
-    durable_client_binding,
-    to_http_result,
-)
-from durable_local.loader import LoadedApp
-from durable_local.runtime import DurableRuntime
+from durable_local.runtime.client import DurableRuntime
+from durable_local.runtime.clock import ManualClock
 from durable_local.store.sqlite import SqliteStore
+from durable_local.worker.http_call import HttpFunctionError, to_http_result
 
 # --------------------------------------------------------------------------------------------
 # Route templates

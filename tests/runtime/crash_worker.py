@@ -19,10 +19,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from durable_local.clock import SystemClock
+from durable_local.functions.registry import FunctionRegistry
 from durable_local.model import RuntimeStatus
-from durable_local.registry import FunctionRegistry
-from durable_local.runtime import DurableRuntime
+from durable_local.runtime.client import DurableRuntime
+from durable_local.runtime.clock import SystemClock
 from durable_local.store.sqlite import SqliteStore
 
 # Activities handed to the worker at a time: small, so that the re-run bound below is tight.

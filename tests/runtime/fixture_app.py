@@ -13,7 +13,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from durable_local.registry import FunctionRegistry
+from durable_local.functions.registry import FunctionRegistry
 
 app = df.DFApp()
 

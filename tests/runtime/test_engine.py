@@ -12,22 +12,16 @@ from typing import Any
 import pytest
 
 from durable_local.engine import events as ev
-from durable_local.engine.episode import (
-    InstanceState,
-    Message,
-    ParentLink,
-    SdkState,
-    decide,
-    parse_sdk_output,
-    plan_episode,
-)
-from durable_local.engine.replay import (
+from durable_local.engine.orchestration.decide import decide
+from durable_local.engine.orchestration.payload import SdkState, parse_sdk_output
+from durable_local.engine.orchestration.plan import InstanceState, Message, plan_episode
+from durable_local.engine.orchestration.replay import (
     NonDeterminismError,
     OrchestrationActionError,
     replay_actions,
 )
-from durable_local.engine.rewind import rewind_history
-from durable_local.model import EventType, RuntimeStatus
+from durable_local.engine.orchestration.rewind import rewind_history
+from durable_local.model import EventType, ParentLink, RuntimeStatus
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -273,9 +267,9 @@ def test_non_deterministic_replay_fails_the_instance() -> None:
         known_orchestrators=lambda n: True,
     )
     assert outcome.status == RuntimeStatus.FAILED
-    assert outcome.completion is not None
-    assert outcome.completion.output is not None
-    assert outcome.completion.output.startswith("Non-Deterministic workflow detected:")
+    assert outcome.finished
+    assert outcome.output is not None
+    assert outcome.output.startswith("Non-Deterministic workflow detected:")
     assert outcome.appended[-2]["EventType"] == EventType.EXECUTION_COMPLETED
 
 
@@ -305,22 +299,25 @@ def test_done_with_an_open_task_any_loser_stays_running() -> None:
         ev.new_timer_fired(at(5), 1, "x"),
     ]
     outcome = _decide(history, SdkState(is_done=True, actions=[race], output="timeout"))
-    assert outcome.status == RuntimeStatus.RUNNING and outcome.completion is None
+    assert outcome.status == RuntimeStatus.RUNNING and not outcome.finished
     history.append(ev.new_task_completed(at(9), 0, '"late"'))
     outcome = _decide(history, SdkState(is_done=True, actions=[race], output="timeout"))
     assert outcome.status == RuntimeStatus.COMPLETED
-    assert outcome.completion.output == '"timeout"'
+    assert outcome.output == '"timeout"'
 
 
 def test_completion_notifies_the_parent_and_failure_carries_the_hosts_reason() -> None:
     parent = ParentLink("p1", "pe1", 4, "parent")
     done = _decide(start(), SdkState(is_done=True, output={"ok": 1}), parent)
-    assert done.parent_event["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED
-    assert done.parent_event["TaskScheduledId"] == 4 and done.parent_event["Result"] == '{"ok":1}'
+    assert done.messages[-1].event["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED
+    assert (
+        done.messages[-1].event["TaskScheduledId"] == 4
+        and done.messages[-1].event["Result"] == '{"ok":1}'
+    )
     failed = _decide(start(), SdkState(error="nope"), parent)
     assert failed.status == RuntimeStatus.FAILED
-    assert failed.parent_event["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_FAILED
-    assert failed.parent_event["Reason"] == "Orchestrator function 'orch' failed: nope"
+    assert failed.messages[-1].event["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_FAILED
+    assert failed.messages[-1].event["Reason"] == "Orchestrator function 'orch' failed: nope"
 
 
 def test_continue_as_new_ends_the_execution_with_its_input() -> None:
@@ -331,7 +328,7 @@ def test_continue_as_new_ends_the_execution_with_its_input() -> None:
         ev.new_task_completed(at(1), 0, "1"),
     ]
     outcome = _decide(history, SdkState(is_done=True, actions=actions))
-    assert outcome.continued_as_new and outcome.continue_as_new_input == "2"
+    assert outcome.new_execution_id is not None and outcome.new_input_json == json.dumps("2")
     assert outcome.status == RuntimeStatus.CONTINUED_AS_NEW
     kinds = [e["EventType"] for e in outcome.appended]
     assert kinds[-2:] == [EventType.CONTINUE_AS_NEW, EventType.ORCHESTRATOR_COMPLETED]
@@ -398,7 +395,7 @@ def test_terminate_ends_the_instance_without_calling_the_orchestrator() -> None:
         known_activities=lambda n: True,
         known_orchestrators=lambda n: True,
     )
-    assert outcome.status == RuntimeStatus.TERMINATED and outcome.completion.output == "stop"
+    assert outcome.status == RuntimeStatus.TERMINATED and outcome.output == "stop"
     assert [e["EventType"] for e in outcome.appended] == [
         EventType.ORCHESTRATOR_STARTED,
         EventType.EXECUTION_TERMINATED,

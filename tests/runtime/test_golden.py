@@ -17,20 +17,16 @@ from typing import Any
 
 import pytest
 
-from durable_local.clock import ManualClock
-from durable_local.engine.episode import (
-    EpisodePlan,
-    InstanceState,
-    build_context_json,
-    decide,
-    parse_sdk_output,
-)
 from durable_local.engine.events import played_text
-from durable_local.invoker import invoke_orchestrator
+from durable_local.engine.orchestration.decide import decide
+from durable_local.engine.orchestration.payload import build_context_json, parse_sdk_output
+from durable_local.engine.orchestration.plan import EpisodePlan, InstanceState
+from durable_local.functions.registry import FunctionRegistry
 from durable_local.model import EventType, RuntimeStatus
-from durable_local.registry import FunctionRegistry
-from durable_local.runtime import DurableRuntime
+from durable_local.runtime.client import DurableRuntime
+from durable_local.runtime.clock import ManualClock
 from durable_local.store.sqlite import SqliteStore
+from durable_local.worker.invoke import invoke_orchestrator
 from tests.runtime import golden_app
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
@@ -260,6 +256,6 @@ def test_non_deterministic_change_fails_the_replay() -> None:
     outcomes = [outcome for _, _, outcome in episodes]
     failed = [o for o in outcomes if o.status == RuntimeStatus.FAILED]
     assert failed, "replaying a changed orchestrator over the old history must fail"
-    output = failed[0].completion.output
+    output = failed[0].output
     assert output.startswith("Non-Deterministic workflow detected:")
     assert "'greet'" in output and "'square'" in output

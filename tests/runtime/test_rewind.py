@@ -6,9 +6,9 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from durable_local.clock import ManualClock
-from durable_local.registry import FunctionRegistry
-from durable_local.runtime import DurableRuntime
+from durable_local.functions.registry import FunctionRegistry
+from durable_local.runtime.client import DurableRuntime
+from durable_local.runtime.clock import ManualClock
 from durable_local.store.sqlite import SqliteStore
 
 app = df.DFApp()

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from durable_local.clock import ManualClock
-from durable_local.errors import (
+from durable_local.model import EventType, QueryFilter, RuntimeStatus, parse_time
+from durable_local.model.errors import (
     BadRequest,
     DurableError,
     InstanceAlreadyExists,
@@ -23,8 +23,8 @@ from durable_local.errors import (
     InstanceNotFound,
     InvalidOperation,
 )
-from durable_local.model import EventType, QueryFilter, RuntimeStatus, parse_time
-from durable_local.runtime import DurableRuntime
+from durable_local.runtime.client import DurableRuntime
+from durable_local.runtime.clock import ManualClock
 from durable_local.store.sqlite import SqliteStore
 
 from . import fixture_app

@@ -15,18 +15,13 @@ from typing import Any
 import pytest
 
 from durable_local.engine import events as ev
-from durable_local.engine.episode import ParentLink
-from durable_local.model import EventType, QueryFilter, RuntimeStatus
-from durable_local.store import (
-    ActivityRequest,
+from durable_local.engine.commit import ActivityRequest, ChildStart, EpisodeCommit, OutboundMessage
+from durable_local.model import EventType, InstanceRecord, ParentLink, QueryFilter, RuntimeStatus
+from durable_local.store.base import (
     ActivityWorkItem,
-    ChildStart,
-    EpisodeCommit,
     InstanceExistsError,
-    InstanceRecord,
     LeaseLost,
     OrchestrationWorkItem,
-    OutboundMessage,
     Store,
 )
 from durable_local.store.sqlite import SqliteStore

@@ -22,25 +22,20 @@ from typing import Any
 
 import pytest
 
-from durable_local.clock import SystemClock
 from durable_local.engine import events as ev
-from durable_local.engine.episode import build_context_json, parse_sdk_output
-from durable_local.invoker import ActivityCall, ActivityOutcome
-from durable_local.loader import LoadedApp, load_app
+from durable_local.engine.orchestration.payload import build_context_json, parse_sdk_output
+from durable_local.functions.loader import LoadedApp, load_app
+from durable_local.functions.registry import OrchestratorFunction
 from durable_local.model import RuntimeStatus
-from durable_local.registry import OrchestratorFunction
-from durable_local.runtime import DurableRuntime
+from durable_local.runtime.client import DurableRuntime
+from durable_local.runtime.clock import SystemClock
 from durable_local.store.sqlite import SqliteStore
-from durable_local.worker import (
-    FrameBuffer,
-    InProcessWorker,
-    LanguageWorker,
-    ProcessWorker,
-    WorkerError,
-    frame,
-    pinned_to,
-    split_cpus,
-)
+from durable_local.worker.cpus import pinned_to, split_cpus
+from durable_local.worker.inprocess import InProcessWorker
+from durable_local.worker.invoke import ActivityCall, ActivityOutcome
+from durable_local.worker.process import ProcessWorker
+from durable_local.worker.protocol import LanguageWorker, WorkerError
+from durable_local.worker.wire import FrameBuffer, frame
 
 APP_DIR = Path(__file__).parent / "worker_app"
 WAIT = 10.0  # seconds any single outcome may take before the test fails

@@ -25,9 +25,9 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from demo.azurite import AzuriteBlob, connection_string_for
-from durable_local.clock import ManualClock
-from durable_local.registry import FunctionRegistry
-from durable_local.runtime import DurableRuntime
+from durable_local.functions.registry import FunctionRegistry
+from durable_local.runtime.client import DurableRuntime
+from durable_local.runtime.clock import ManualClock
 from durable_local.store.sqlite import SqliteStore
 from workflows.blob_store import AccountKeySigner, BlobPackageStore, parse_connection_string
 from workflows.contracts import ACK_EVENT, BUILD_DEVICE_PACKAGE, DEVICE_PROVISIONING

@@ -1,8 +1,8 @@
 """``durable-local start``: run a v2-model function app with the same URLs as ``func start``.
 
-This is the composition root: it loads the app (settings, host.json, function_app.py), opens the
-store, builds the runtime and the HTTP host, serves until Ctrl-C or SIGTERM and then shuts
-down cleanly. In-flight work resumes on the next start because the same store is reopened.
+It loads the app (settings, host.json, function_app.py), composes a host over the store
+(``durable_local.host``), serves until Ctrl-C or SIGTERM and then shuts down cleanly. In-flight
+work resumes on the next start because the same store is reopened.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -18,27 +17,20 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import durable_local
-from durable_local.http import DEFAULT_MAX_BODY_SIZE, HostConfig, HostKeys, create_app
-from durable_local.loader import (
-    LoadedApp,
-    LoaderError,
-    configure_logging,
-    load_app,
-    local_http_port,
-)
-from durable_local.worker import WorkerError
-
-if TYPE_CHECKING:
-    from durable_local.runtime import DurableRuntime
-    from durable_local.store import Store
+from durable_local.functions.loader import LoadedApp, load_app
+from durable_local.functions.settings import LoaderError, local_http_port
+from durable_local.host import MEMORY_STORE, FunctionsHost, HostOptions
+from durable_local.http import DEFAULT_MAX_BODY_SIZE, HostConfig, HostKeys
+from durable_local.http.urls import WEBHOOK_BASE
+from durable_local.worker.logs import configure_logging
+from durable_local.worker.protocol import WorkerError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7071
 DEFAULT_STORE = ".durable/durable.db"
-MEMORY_STORE = ":memory:"
 
 ENV_FUNCTION_KEY = "DURABLE_LOCAL_FUNCTION_KEY"
 ENV_MASTER_KEY = "DURABLE_LOCAL_MASTER_KEY"
@@ -204,85 +196,27 @@ def describe_functions(loaded: LoadedApp, base_url: str, route_prefix: str) -> s
 
 async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM), then shut down cleanly."""
-    from durable_local.clock import SystemClock
-    from durable_local.runtime import DurableRuntime
-    from durable_local.store.sqlite import SqliteStore
-    from durable_local.worker import ProcessWorker, pinned_to, split_cpus
-
     loaded = options.loaded
-    settings = loaded.settings
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-
-    store = SqliteStore(options.store)
-    with contextlib.ExitStack() as placement:
-        worker = None
-        if not options.in_process and os.name != "posix":
-            # The worker's socket pair is inherited by fd (pass_fds), which Windows lacks.
-            log.warning(
-                "durable-local: no worker process on this platform; user code runs in-process"
-            )
-        elif not options.in_process:
-            # As in Azure: user code runs in a worker process of its own (durable_local.worker).
-            split = split_cpus() if options.cpu_split else None
-            if split is not None:
-                placement.enter_context(pinned_to(split.host))
-                log.info(
-                    "durable-local: host on CPU %d, worker on CPU(s) %s",
-                    split.host,
-                    ",".join(str(cpu) for cpu in sorted(split.worker)),
-                )
-            worker = ProcessWorker(
-                str(loaded.app_dir),
-                max_activities=settings.max_concurrent_activities,
-                max_orchestrations=settings.max_concurrent_orchestrations,
-                cpus=split.worker if split is not None else None,
-            )
-        runtime = DurableRuntime(
-            loaded.registry,
-            store,
-            SystemClock(),
-            hub_name=settings.hub_name,
-            max_concurrent_activities=settings.max_concurrent_activities,
-            max_concurrent_orchestrations=settings.max_concurrent_orchestrations,
-            app_dir=str(loaded.app_dir),
-            worker=worker,
-        )
-        await _serve_app(options, runtime, store, stop)
-
-
-async def _serve_app(
-    options: ServeOptions, runtime: DurableRuntime, store: Store, stop: asyncio.Event
-) -> None:
-    from aiohttp import web
-
-    loaded = options.loaded
-    settings = loaded.settings
-    loop = asyncio.get_running_loop()
-    app = create_app(runtime, loaded.registry, options.config, manage_runtime=True)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    # Everything loaded so far (the app, azure-functions, the SDK, aiohttp) lives as long as the
-    # process: keep it out of the cyclic GC's full collections, which otherwise rescan it all.
-    gc.collect()
-    gc.freeze()
+    host = FunctionsHost(
+        loaded,
+        HostOptions(
+            store=options.store,
+            config=options.config,
+            in_process=options.in_process,
+            cpu_split=options.cpu_split,
+        ),
+    )
     try:
-        site = web.TCPSite(runner, options.host, options.port)
-        await site.start()
-        port = options.port
-        for address in runner.addresses:
-            if isinstance(address, tuple) and len(address) >= 2:
-                port = int(address[1])
-                break
-        shown = "localhost" if options.host in ("0.0.0.0", "::", "") else options.host
-        base_url = f"http://{shown}:{port}"
+        base_url = await host.serve(options.host, options.port)
         print(describe_functions(loaded, base_url, options.config.route_prefix), flush=True)
         print(
-            f"Durable HTTP API: {base_url}/runtime/webhooks/durabletask/  "
-            f"(task hub '{settings.hub_name}', store {options.store})",
+            f"Durable HTTP API: {base_url}{WEBHOOK_BASE}/  "
+            f"(task hub '{loaded.settings.hub_name}', store {options.store})",
             flush=True,
         )
         if options.config.keys.enforced:
@@ -291,12 +225,7 @@ async def _serve_app(
         await stop.wait()
         print("Stopping the host...", flush=True)
     finally:
-        await runner.cleanup()
-        close = getattr(store, "close", None)
-        if close is not None:
-            result = close()
-            if asyncio.iscoroutine(result):
-                await result
+        await host.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)

@@ -11,15 +11,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from durable_local.model import EventType, format_event_time
+from durable_local.model import DtfxStatus, EventType, format_event_time
 
 Event = dict[str, Any]
-
-# DTFx OrchestrationStatus as stored in ExecutionCompleted.OrchestrationStatus.
-DTFX_STATUS_COMPLETED = 1
-DTFX_STATUS_CONTINUED_AS_NEW = 2
-DTFX_STATUS_FAILED = 3
-DTFX_STATUS_TERMINATED = 5
 
 
 # json.dumps builds a new C encoder on every call, which is half its cost for an event; one
@@ -205,7 +199,7 @@ def new_continue_as_new(when: datetime, result: str | None) -> Event:
     return _event(
         EventType.CONTINUE_AS_NEW,
         when,
-        OrchestrationStatus=DTFX_STATUS_CONTINUED_AS_NEW,
+        OrchestrationStatus=int(DtfxStatus.CONTINUED_AS_NEW),
         Result=result,
         FailureDetails=None,
     )

@@ -2,6 +2,6 @@
 
 from durable_local.http.app import create_app
 from durable_local.http.auth import AuthLevel, HostKeys
-from durable_local.http.state import DEFAULT_MAX_BODY_SIZE, HostConfig
+from durable_local.http.config import DEFAULT_MAX_BODY_SIZE, HostConfig
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "AuthLevel", "HostConfig", "HostKeys", "create_app"]

@@ -24,13 +24,9 @@ from typing import Any, Protocol, runtime_checkable
 from aiohttp import web
 
 import durable_local
-from durable_local.api import RuntimeAPI
+from durable_local.functions.registry import FunctionRegistry
 from durable_local.http.auth import AuthLevel, presented_key
-from durable_local.http.durable_api import durable_routes
-from durable_local.http.errors import error_middleware, json_response
-from durable_local.http.functions import function_routes
-from durable_local.http.routing import RouteTemplate
-from durable_local.http.state import (
+from durable_local.http.config import (
     CONFIG,
     REGISTRY,
     ROUTES,
@@ -41,13 +37,14 @@ from durable_local.http.state import (
     RouteTables,
     is_local_request,
 )
-from durable_local.registry import FunctionRegistry
+from durable_local.http.durable_api import durable_routes
+from durable_local.http.errors import error_middleware, json_response
+from durable_local.http.functions import function_routes
+from durable_local.http.routing import RouteTemplate
+from durable_local.http.urls import ADMIN_BASE, RPC_BASE, WEBHOOK_BASE
+from durable_local.runtime.api import RuntimeAPI
 
 log = logging.getLogger("durable_local.http")
-
-WEBHOOK_BASE = "/runtime/webhooks/durabletask"
-RPC_BASE = "/durabletask"
-ADMIN_BASE = "/admin"
 
 
 @runtime_checkable

@@ -16,13 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
-from durable_local.api import RuntimeAPI, StatusObject
-from durable_local.errors import BadRequest, InstanceGone, PayloadTooLarge
 from durable_local.http.auth import AuthLevel
+from durable_local.http.config import CONFIG, RUNTIME, Route, RouteHandler, origin_of
 from durable_local.http.errors import NotSupported, json_response
 from durable_local.http.routing import RouteTemplate
-from durable_local.http.state import CONFIG, RUNTIME, Route, RouteHandler, origin_of
-from durable_local.invoker_http import management_urls
+from durable_local.http.urls import management_urls
 from durable_local.model import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -30,6 +28,8 @@ from durable_local.model import (
     RuntimeStatus,
     parse_time,
 )
+from durable_local.model.errors import BadRequest, InstanceGone, PayloadTooLarge
+from durable_local.runtime.api import RuntimeAPI, StatusObject
 
 CONTINUATION_HEADER = "x-ms-continuation-token"
 _DEFAULT_POLLING_INTERVAL = 1.0

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from durable_local.errors import DurableError
+from durable_local.model.errors import DurableError
 
 log = logging.getLogger("durable_local.http")
 

@@ -15,24 +15,13 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
+from durable_local.functions.registry import FunctionRegistry, HttpFunction
 from durable_local.http.auth import AuthLevel
+from durable_local.http.binding import durable_client_binding
+from durable_local.http.config import CONFIG, RUNTIME, Route, RouteHandler, origin_of, rpc_base_url
 from durable_local.http.durable_api import read_body
 from durable_local.http.routing import RouteTemplate, sort_by_precedence
-from durable_local.http.state import (
-    CONFIG,
-    RUNTIME,
-    Route,
-    RouteHandler,
-    origin_of,
-    rpc_base_url,
-)
-from durable_local.invoker_http import (
-    HttpFunctionError,
-    HttpRequestData,
-    durable_client_binding,
-    invoke_http,
-)
-from durable_local.registry import FunctionRegistry, HttpFunction
+from durable_local.worker.http_call import HttpFunctionError, HttpRequestData, invoke_http
 
 log = logging.getLogger("durable_local.host")
 

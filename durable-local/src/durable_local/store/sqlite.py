@@ -20,19 +20,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from durable_local.engine.episode import Message, ParentLink
-from durable_local.engine.events import (
-    Event,
-    event_json,
-    new_sub_orchestration_failed,
-    played_text,
-)
-from durable_local.model import TERMINAL_STATUSES, QueryFilter, RuntimeStatus
-from durable_local.store import (
-    ActivityWorkItem,
-    EpisodeCommit,
-    InstanceExistsError,
+from durable_local.engine.commit import EpisodeCommit
+from durable_local.engine.events import Event, event_json, new_sub_orchestration_failed, played_text
+from durable_local.engine.orchestration.plan import Message
+from durable_local.model import (
+    TERMINAL_STATUSES,
     InstanceRecord,
+    ParentLink,
+    QueryFilter,
+    RuntimeStatus,
+)
+from durable_local.model.messages import instance_already_exists
+from durable_local.store.base import (
+    ActivityWorkItem,
+    InstanceExistsError,
     LeaseLost,
     OrchestrationWorkItem,
 )
@@ -424,9 +425,7 @@ class SqliteStore:
                 try:
                     self._create(conn, child.record, child.start_event)
                 except InstanceExistsError as exc:
-                    reason = (
-                        f"An Orchestration instance with the status {exc.status} already exists."
-                    )
+                    reason = instance_already_exists(exc.status)
                     self._insert_message(
                         conn,
                         instance_id,

@@ -19,23 +19,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from durable_local.engine.events import Event
-from durable_local.model import ActionType, EventType, parse_time
+from durable_local.model import (
+    COMPLETION_EVENTS,
+    SCHEDULING_EVENTS,
+    ActionType,
+    EventType,
+    parse_time,
+    sub_orchestration_id_problem,
+)
+from durable_local.model.messages import function_missing
 
 HTTP_ACTIVITY_NAME = "BuiltIn::HttpActivity"
 MAX_RETRY_INTERVAL = timedelta(days=6)  # EXT RetryOptions default
-SCHEDULING_EVENTS = {
-    EventType.TASK_SCHEDULED: "activity",
-    EventType.SUB_ORCHESTRATION_INSTANCE_CREATED: "suborchestration",
-    EventType.TIMER_CREATED: "timer",
-    EventType.EVENT_SENT: "event",
-}
-COMPLETION_EVENTS = {
-    EventType.TASK_COMPLETED: True,
-    EventType.TASK_FAILED: False,
-    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: True,
-    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED: False,
-    EventType.TIMER_FIRED: True,
-}
 _KIND_TEXT = {
     "activity": "an activity task",
     "suborchestration": "a sub-orchestration",
@@ -353,8 +348,9 @@ class _Replay:
             name = str(name or "")
             if not self.known_activities(name):
                 raise OrchestrationActionError(
-                    f"The function '{name}' doesn't exist, is disabled, or is not an activity "
-                    "function. Additional info: no activity function with that name is registered."
+                    function_missing(
+                        name, "activity", "no activity function with that name is registered."
+                    )
                 )
             self.activity_names.add(name)
         task_id = self.next_id
@@ -370,8 +366,9 @@ class _Replay:
         name = str(action.get("functionName") or "")
         if not self.known_orchestrators(name):
             raise OrchestrationActionError(
-                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
-                "function. Additional info: no orchestrator function with that name is registered."
+                function_missing(
+                    name, "orchestrator", "no orchestrator function with that name is registered."
+                )
             )
         task_id = self.take_id()
         child_id = action.get("instanceId") or f"{self.execution_id}:{task_id}"
@@ -462,7 +459,7 @@ def replay_actions(
         elif kind in SCHEDULING_EVENTS:
             replay.on_scheduling_event(event, SCHEDULING_EVENTS[kind])
         elif kind in COMPLETION_EVENTS:
-            replay.on_completion(event, COMPLETION_EVENTS[kind])
+            replay.on_completion(event, COMPLETION_EVENTS[kind].succeeded)
         elif kind == EventType.EVENT_RAISED:
             replay.on_event_raised(event)
     new_tasks = sorted(replay.unmatched.values(), key=lambda task: task.task_id)
@@ -479,37 +476,3 @@ def _first_timestamp(history: list[Event]) -> datetime:
         if event["EventType"] == EventType.ORCHESTRATOR_STARTED:
             return parse_time(event["Timestamp"])
     return parse_time(history[0]["Timestamp"])
-
-
-def sub_orchestration_id_problem(
-    child_id: str, parent_id: str, grandparent_id: str | None
-) -> str | None:
-    """Why a sub-orchestration id is refused (EXT CallDurableTaskFunctionAsync), or None."""
-    if child_id == parent_id or (grandparent_id is not None and child_id == grandparent_id):
-        return (
-            f"The instance ID '{child_id}' of a sub-orchestration must be different from the "
-            "instance IDs of its parent and grandparent orchestrations."
-        )
-    return instance_id_problem(child_id)
-
-
-def instance_id_problem(instance_id: str) -> str | None:
-    """Why an instance id is invalid (EXT DurableClient.StartNewAsync, spec §7.1), or None."""
-    if not instance_id:
-        return "Orchestration instance ids must not be empty."
-    if len(instance_id) > 256:
-        return "Orchestration instance ids must not exceed 256 characters."
-    if instance_id.startswith("@"):
-        return "Orchestration instance ids must not start with @."
-    for char in instance_id:
-        if char in "/\\?#":
-            return "Orchestration instance ids must not contain /, \\, #, or ? characters."
-        if _is_control(char):
-            return "Orchestration instance ids must not contain control characters."
-    return None
-
-
-def _is_control(char: str) -> bool:
-    # .NET char.IsControl: U+0000-U+001F and U+007F-U+009F.
-    code = ord(char)
-    return code < 0x20 or 0x7F <= code <= 0x9F

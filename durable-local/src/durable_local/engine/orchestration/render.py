@@ -7,31 +7,28 @@ from datetime import datetime
 from typing import Any
 
 from durable_local.engine.events import Event
-from durable_local.model import EventType, format_status_time
+from durable_local.model import COMPLETION_EVENTS, DtfxStatus, EventType, format_status_time
 
-_DTFX_STATUS_NAMES = {
-    0: "Running",
-    1: "Completed",
-    2: "ContinuedAsNew",
-    3: "Failed",
-    4: "Canceled",
-    5: "Terminated",
-    6: "Pending",
-    7: "Suspended",
-}
 _HIDDEN = {EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED}
 _SCHEDULED = {EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED}
+# A task's completion is shown merged with the row that scheduled it (timers are not).
 _MERGED = {
-    EventType.TASK_COMPLETED: EventType.TASK_SCHEDULED,
-    EventType.TASK_FAILED: EventType.TASK_SCHEDULED,
-    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
-    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED: EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+    kind: completion.scheduled_by
+    for kind, completion in COMPLETION_EVENTS.items()
+    if completion.scheduled_by in _SCHEDULED
 }
 _WITH_RESULT = {
     EventType.TASK_COMPLETED,
     EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
     EventType.EXECUTION_COMPLETED,
 }
+
+
+def _dtfx_status_name(status: Any) -> str:
+    try:
+        return DtfxStatus(status).display_name
+    except ValueError:
+        return str(status)
 
 
 def parse_stored_json(text: str | None) -> Any:
@@ -84,7 +81,7 @@ def render_history(
         if kind in (EventType.EXECUTION_COMPLETED, EventType.CONTINUE_AS_NEW):
             status = row.get("OrchestrationStatus")
             if isinstance(status, int):
-                row["OrchestrationStatus"] = _DTFX_STATUS_NAMES.get(status, str(status))
+                row["OrchestrationStatus"] = _dtfx_status_name(status)
         if kind in _WITH_RESULT:
             if show_output:
                 row["Result"] = parse_stored_json(row.get("Result"))

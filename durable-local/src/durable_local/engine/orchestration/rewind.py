@@ -13,17 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from durable_local.engine.events import DTFX_STATUS_FAILED, Event
-from durable_local.model import EventType
+from durable_local.engine.events import Event
+from durable_local.model import COMPLETION_EVENTS, DtfxStatus, EventType
 
 _FAILURES = {EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED}
-_RESULTS = {
-    EventType.TASK_COMPLETED: EventType.TASK_SCHEDULED,
-    EventType.TASK_FAILED: EventType.TASK_SCHEDULED,
-    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
-    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED: EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
-    EventType.TIMER_FIRED: EventType.TIMER_CREATED,
-}
 
 
 def _cut_index(events: list[Event]) -> int:
@@ -31,7 +24,7 @@ def _cut_index(events: list[Event]) -> int:
         kind = event["EventType"]
         if kind in _FAILURES or (
             kind == EventType.EXECUTION_COMPLETED
-            and event.get("OrchestrationStatus") == DTFX_STATUS_FAILED
+            and event.get("OrchestrationStatus") == DtfxStatus.FAILED
         ):
             return index
     return len(events)
@@ -39,10 +32,11 @@ def _cut_index(events: list[Event]) -> int:
 
 def _result_key(event: Event) -> tuple[int, int] | None:
     kind = event["EventType"]
-    if kind not in _RESULTS:
+    completion = COMPLETION_EVENTS.get(kind)
+    if completion is None:
         return None
     key = "TimerId" if kind == EventType.TIMER_FIRED else "TaskScheduledId"
-    return int(_RESULTS[kind]), int(event.get(key, -1))
+    return int(completion.scheduled_by), int(event.get(key, -1))
 
 
 def rewind_history(

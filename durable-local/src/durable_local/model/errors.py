@@ -6,6 +6,8 @@ extension produces (spec §6), so ``exception_type`` names the .NET exception th
 
 from __future__ import annotations
 
+from durable_local.model.messages import instance_already_exists
+
 
 class DurableError(Exception):
     """Base of every error a runtime API call raises for a caller mistake or a state conflict."""
@@ -59,7 +61,7 @@ class InstanceAlreadyExists(DurableError):
     exception_type = "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
 
     def __init__(self, instance_id: str, status: str) -> None:
-        super().__init__(f"An Orchestration instance with the status {status} already exists.")
+        super().__init__(instance_already_exists(status))
         self.instance_id = instance_id
         self.status = status
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from durable_local.api import RuntimeAPI
+from durable_local.functions.registry import FunctionRegistry
 from durable_local.http.auth import AuthLevel, HostKeys
 from durable_local.http.routing import RouteTemplate
-from durable_local.invoker_http import DEFAULT_CONNECTION
-from durable_local.registry import FunctionRegistry
+from durable_local.http.urls import DEFAULT_CONNECTION
+from durable_local.runtime.api import RuntimeAPI
 
 DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
 

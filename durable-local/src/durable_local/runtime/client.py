@@ -12,30 +12,36 @@ import json
 import uuid
 from typing import Any
 
-from durable_local.clock import Clock
-from durable_local.dispatcher import Dispatcher
 from durable_local.engine import events as ev
-from durable_local.engine.render import parse_stored_json, render_history, render_status
-from durable_local.engine.replay import instance_id_problem
-from durable_local.engine.rewind import rewind_history
-from durable_local.errors import (
+from durable_local.engine.orchestration.render import (
+    parse_stored_json,
+    render_history,
+    render_status,
+)
+from durable_local.engine.orchestration.rewind import rewind_history
+from durable_local.functions.registry import FunctionRegistry
+from durable_local.model import (
+    EventType,
+    InstanceRecord,
+    QueryFilter,
+    RuntimeStatus,
+    compact,
+    instance_id_problem,
+)
+from durable_local.model.errors import (
     BadRequest,
     InstanceAlreadyExists,
     InstanceGone,
     InstanceNotFound,
     InvalidOperation,
 )
-from durable_local.model import EventType, QueryFilter, RuntimeStatus
-from durable_local.registry import FunctionRegistry
-from durable_local.store import InstanceExistsError, InstanceRecord, Store
+from durable_local.model.messages import function_missing
+from durable_local.runtime.api import StatusObject
+from durable_local.runtime.clock import Clock
+from durable_local.runtime.dispatcher import Dispatcher
+from durable_local.store.base import InstanceExistsError, Store
 from durable_local.store.sqlite import decode_continuation, encode_continuation
-from durable_local.worker import LanguageWorker
-
-StatusObject = dict[str, Any]
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+from durable_local.worker.protocol import LanguageWorker
 
 
 class DurableRuntime:
@@ -105,8 +111,9 @@ class DurableRuntime:
         if function is None:
             known = ", ".join(f"'{o.name}'" for o in self.registry.orchestrators.values())
             raise BadRequest(
-                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
-                f"function. Additional info: the known orchestrator functions are: {known}."
+                function_missing(
+                    name, "orchestrator", f"the known orchestrator functions are: {known}."
+                )
             )
         if not instance_id:
             instance_id = uuid.uuid4().hex
@@ -115,7 +122,7 @@ class DurableRuntime:
             raise BadRequest(f"instanceId (Parameter '{problem}')")
         now = self.clock.now()
         execution_id = uuid.uuid4().hex
-        input_json = None if input is None else _compact(input)
+        input_json = None if input is None else compact(input)
         record = InstanceRecord(
             instance_id=instance_id,
             name=function.name,
@@ -152,7 +159,7 @@ class DurableRuntime:
             raise BadRequest("The event name must not be empty.")
         self._active(instance_id)
         now = self.clock.now()
-        self.store.enqueue(instance_id, ev.new_event_raised(now, event_name, _compact(data)))
+        self.store.enqueue(instance_id, ev.new_event_raised(now, event_name, compact(data)))
         self.dispatcher.event_raised(instance_id)
 
     async def terminate(self, instance_id: str, reason: str | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The only place that calls orchestrator and activity user code (HTTP functions: invoker_http).
+"""Where orchestrator and activity user code is called (HTTP functions: ``http_call``).
 
 Orchestrators are called through the SDK handle with the trigger payload of spec §1 and return
 the SDK's JSON text, or an error text (the SDK embeds its state in the exception, spec §3.4).
@@ -10,7 +10,6 @@ Reason/Details the extension records.
 from __future__ import annotations
 
 import json
-import re
 import time
 import traceback
 from collections.abc import Callable, Coroutine
@@ -21,8 +20,9 @@ import azure.functions as func
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
-from durable_local.invoker_http import InvocationContext
-from durable_local.registry import ActivityFunction, OrchestratorFunction
+from durable_local.functions.registry import ActivityFunction, OrchestratorFunction
+from durable_local.model import compact_text
+from durable_local.worker.context import InvocationContext
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def run_activity(
         return ActivityOutcome(call.key, failure=(failure.reason, failure.details))
     if encoded is None:
         return ActivityOutcome(call.key)
-    return ActivityOutcome(call.key, result_json=compact_json(str(encoded)))
+    return ActivityOutcome(call.key, result_json=compact_text(str(encoded)))
 
 
 def activity_failure(name: str, exc: BaseException) -> ActivityFailure:
@@ -130,49 +130,3 @@ def activity_failure(name: str, exc: BaseException) -> ActivityFailure:
     )
     # The friendly message keeps the leading space of "\nException: ..." (spec §4.1, §9.16).
     return ActivityFailure(f"Activity function '{name}' failed:  {friendly}", details)
-
-
-_WHITESPACE = re.compile(r"[ \t\n\r]")
-
-
-def compact_json(text: str) -> str:
-    """Compact re-serialisation, as the extension stores JSON (Newtonsoft, no spaces)."""
-    if not _WHITESPACE.search(text):
-        return text  # the worker's json.dumps output with no whitespace is compact already
-    try:
-        return json.dumps(json.loads(text), separators=(",", ":"))
-    except json.JSONDecodeError:
-        return text
-
-
-async def call_durable_http(request_json: str | None) -> str:
-    """Run a ``call_http`` action (the extension's built-in HTTP activity, spec §10.5).
-
-    Returns the DurableHttpResponse JSON: ``{"statusCode", "headers", "content"}``. Managed
-    identity tokens (``tokenSource``) cannot be had locally and are refused.
-    """
-    import aiohttp
-
-    request = json.loads(request_json or "{}")
-    if request.get("tokenSource"):
-        raise ValueError("call_http with a managed identity token is not supported locally")
-    headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
-    timeout = aiohttp.ClientTimeout(total=100)
-    async with (
-        aiohttp.ClientSession(timeout=timeout) as session,
-        session.request(
-            str(request.get("method") or "GET"),
-            str(request["uri"]),
-            data=request.get("content"),
-            headers=headers,
-        ) as response,
-    ):
-        content = await response.text()
-        return json.dumps(
-            {
-                "statusCode": response.status,
-                "headers": {k: v for k, v in response.headers.items()},
-                "content": content,
-            },
-            separators=(",", ":"),
-        )

@@ -1,0 +1,148 @@
+"""The composition root: store + language worker + runtime + HTTP app, for one loaded app.
+
+The CLI (``durable-local start``), the benchmarks, the demo and the tests all build a host here,
+so there is one way the pieces fit together:
+
+* the store: SQLite in a file, or ``:memory:``;
+* the language worker: a child process (as in Azure: user code and the host do not share a
+  GIL; with ``cpu_split`` on Linux the host keeps one CPU and the worker gets the others), or
+  threads of this process (``in_process``: debuggers, embedded runtimes, manual clocks);
+* the runtime (``DurableRuntime``) over them, and the aiohttp app that serves it, started and
+  stopped with the app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from aiohttp import web
+
+from durable_local.functions.loader import LoadedApp
+from durable_local.http import HostConfig, create_app
+from durable_local.runtime.client import DurableRuntime
+from durable_local.runtime.clock import Clock, SystemClock
+from durable_local.store.sqlite import SqliteStore
+from durable_local.worker.cpus import CpuSplit, pinned_to, split_cpus
+from durable_local.worker.process import ProcessWorker
+
+log = logging.getLogger("durable_local.host")
+
+MEMORY_STORE = ":memory:"
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    """How to compose a host; the defaults are those of ``durable-local start``."""
+
+    store: str = MEMORY_STORE
+    #: None: the app's route prefix and no keys.
+    config: HostConfig | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    #: Run user code in threads of this process instead of a worker process.
+    in_process: bool = False
+    cpu_split: bool = True
+    activity_window: int | None = None
+
+
+class FunctionsHost:
+    """One loaded app served by durable-local: ``app`` is the aiohttp application (its start and
+    cleanup start and stop the runtime), ``serve`` binds it to a TCP port."""
+
+    def __init__(self, loaded: LoadedApp, options: HostOptions | None = None) -> None:
+        self.loaded = loaded
+        self.options = options = options or HostOptions()
+        settings = loaded.settings
+        self.config = options.config or HostConfig(
+            route_prefix=settings.route_prefix, app_dir=str(loaded.app_dir)
+        )
+        self._placement = contextlib.ExitStack()
+        self.cpus: CpuSplit | None = None
+        self.worker: ProcessWorker | None = None
+        if not options.in_process and os.name != "posix":
+            # The worker's socket pair is inherited by fd (pass_fds), which Windows lacks.
+            log.warning(
+                "durable-local: no worker process on this platform; user code runs in-process"
+            )
+        elif not options.in_process:
+            self.cpus = split_cpus() if options.cpu_split else None
+            if self.cpus is not None:
+                self._placement.enter_context(pinned_to(self.cpus.host))
+                log.info(
+                    "durable-local: host on CPU %d, worker on CPU(s) %s",
+                    self.cpus.host,
+                    ",".join(str(cpu) for cpu in sorted(self.cpus.worker)),
+                )
+            self.worker = ProcessWorker(
+                str(loaded.app_dir),
+                max_activities=settings.max_concurrent_activities,
+                max_orchestrations=settings.max_concurrent_orchestrations,
+                cpus=self.cpus.worker if self.cpus is not None else None,
+            )
+        self.store = SqliteStore(options.store)
+        self.runtime = DurableRuntime(
+            loaded.registry,
+            self.store,
+            options.clock,
+            hub_name=settings.hub_name,
+            max_concurrent_activities=settings.max_concurrent_activities,
+            max_concurrent_orchestrations=settings.max_concurrent_orchestrations,
+            app_dir=str(loaded.app_dir),
+            worker=self.worker,
+            activity_window=options.activity_window,
+        )
+        self.app: web.Application = create_app(
+            self.runtime, loaded.registry, self.config, manage_runtime=True
+        )
+        self.app.on_cleanup.append(self._closed)
+        self._runner: web.AppRunner | None = None
+        self._closed_already = False
+        self.base_url = ""
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start the app (and so the runtime) on ``host:port`` (0: a free port); its base URL."""
+        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        # Everything loaded so far (the app, azure-functions, the SDK, aiohttp) lives as long as
+        # the process: keep it out of the cyclic GC's full collections, which would rescan it.
+        gc.collect()
+        gc.freeze()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = port
+        for address in self._runner.addresses:
+            if isinstance(address, tuple) and len(address) >= 2:
+                bound = int(address[1])
+                break
+        shown = "localhost" if host in ("0.0.0.0", "::", "") else host
+        self.base_url = f"http://{shown}:{bound}"
+        return self.base_url
+
+    async def close(self) -> None:
+        """Stop serving, stop the runtime and the worker, close the store."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+        else:
+            await self._closed(self.app)
+
+    async def _closed(self, _app: web.Application) -> None:
+        if not self._closed_already:
+            self._closed_already = True
+            self.store.close()
+            self._placement.close()
+
+    async def __aenter__(self) -> FunctionsHost:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()

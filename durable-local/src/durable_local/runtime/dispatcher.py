@@ -1,0 +1,340 @@
+"""The dispatcher: the pump that claims work, hands it to the language worker and commits.
+
+One asyncio task (the pump) claims orchestration work items (an instance with visible messages)
+up to the configured concurrency, and activities (``activities.ActivityPipeline``), and sleeps
+until new work is queued, a timer becomes due, a hold runs out or the clock jumps. Each episode
+is one call into the worker (the SDK replay) between two pure engine calls: ``plan_episode``
+before, ``decide`` after, whose commit the store applies in one transaction. When an episode
+may run is the batching policy's business (``batching``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from durable_local.engine.commit import EpisodeCommit
+from durable_local.engine.events import Event
+from durable_local.engine.orchestration.decide import decide
+from durable_local.engine.orchestration.payload import (
+    SdkState,
+    build_context_json,
+    parse_sdk_output,
+)
+from durable_local.engine.orchestration.plan import InstanceState, plan_episode
+from durable_local.engine.orchestration.replay import HTTP_ACTIVITY_NAME
+from durable_local.functions.registry import FunctionRegistry
+from durable_local.model import EventType, InstanceRecord
+from durable_local.model.messages import function_missing
+from durable_local.runtime.activities import ActivityPipeline, default_activity_window
+from durable_local.runtime.batching import BatchingPolicy
+from durable_local.runtime.clock import Clock
+from durable_local.runtime.history_cache import CachedHistory, HistoryCache
+from durable_local.store.base import LeaseLost, OrchestrationWorkItem, Store
+from durable_local.worker.inprocess import InProcessWorker
+from durable_local.worker.protocol import LanguageWorker
+
+log = logging.getLogger("durable_local.dispatcher")
+
+# One runtime owns a store; leases only matter after a crash (released at start), so they are
+# long enough never to expire under a live runtime.
+LEASE_SECONDS = 24 * 3600.0
+
+
+class Dispatcher:
+    """Runs every instance's episodes and activities; started and stopped by the runtime."""
+
+    def __init__(
+        self,
+        registry: FunctionRegistry,
+        store: Store,
+        clock: Clock,
+        *,
+        max_concurrent_activities: int = 10,
+        max_concurrent_orchestrations: int = 10,
+        app_dir: str = ".",
+        worker: LanguageWorker | None = None,
+        activity_window: int | None = None,
+    ) -> None:
+        if max_concurrent_activities < 1 or max_concurrent_orchestrations < 1:
+            raise ValueError("concurrency limits must be at least 1")
+        if activity_window is not None and activity_window < max_concurrent_activities:
+            raise ValueError("the activity window must be at least the activity concurrency")
+        self.registry = registry
+        self.store = store
+        self.clock = clock
+        self.app_dir = app_dir
+        self.max_activities = max_concurrent_activities
+        self.max_orchestrations = max_concurrent_orchestrations
+        self.owner = uuid.uuid4().hex
+        self._wake = asyncio.Event()
+        self._episodes: set[asyncio.Task[None]] = set()
+        self.worker: LanguageWorker = worker or InProcessWorker(
+            registry,
+            max_activities=max_concurrent_activities,
+            max_orchestrations=max_concurrent_orchestrations,
+            app_dir=app_dir,
+        )
+        self.activities = ActivityPipeline(
+            registry,
+            store,
+            clock,
+            self.worker,
+            owner=self.owner,
+            lease_seconds=LEASE_SECONDS,
+            max_activities=max_concurrent_activities,
+            window=activity_window or default_activity_window(max_concurrent_activities),
+            on_recorded=self._activities_recorded,
+            wake=self._wake.set,
+        )
+        self.batching = BatchingPolicy(hold_streams=self.worker.shares_host_process)
+        self.histories = HistoryCache(store)
+        self._pump: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._unsubscribe: Callable[[], None] = lambda: None
+        self._running: set[str] = set()  # instances with an episode in progress
+        self._next_hold: float | None = None
+        # Claiming an episode scans the visible messages, which is costly while thousands of
+        # completions wait for a held instance. The pump only claims when something may have
+        # made an instance claimable since its last empty claim: a wake from a client, a
+        # finished episode, a completion for an instance not held, a hold or timer running out.
+        self._claim_dirty = True
+        self.orchestrator_seconds = 0.0  # time inside the SDK handle (the replay floor)
+        # The same as CPU time of the calling threads: concurrent episodes wait for each other's
+        # GIL slices, which the wall time above counts once per waiting thread.
+        self.orchestrator_cpu_seconds = 0.0
+        self.episodes_run = 0
+        self.stopping = False
+
+    @property
+    def activities_run(self) -> int:
+        return self.activities.recorded
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.store.release_all_leases()
+        await self.worker.start(self.activities.results)
+        self._unsubscribe = self.clock.on_change(self.wake_threadsafe)
+        self._pump = asyncio.create_task(self._run(), name="durable-local-pump")
+
+    async def stop(self) -> None:
+        self.stopping = True
+        self._unsubscribe()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        if self._episodes:
+            # Episodes are short: let them commit so no replay is wasted.
+            await asyncio.wait(self._episodes, timeout=10)
+        await self.activities.stop()
+        await self.worker.stop()
+        # Outcomes already back are recorded; the rest run again on the next start.
+        self.activities.release()
+
+    def wake(self) -> None:
+        self._claim_dirty = True
+        self.activities.queued = True
+        self._wake.set()
+
+    def event_raised(self, instance_id: str) -> None:
+        """A client queued an event for ``instance_id``.
+
+        With a worker in the host process, events that arrive while the instance's episode
+        runs are a stream: its next episode is held like a fan-in's, so a burst is applied in
+        a few episodes instead of one whole-history replay per event (spec §7.9): every replay
+        there takes the GIL from the HTTP server that is receiving the burst. A worker process
+        replays on a core of its own, so the next episode is claimed as soon as the running one
+        ends, as DTFx does (holding would only leave that core idle). An event for an instance
+        that is not running is applied at once.
+        """
+        if instance_id in self._running and self._loop is not None:
+            self.batching.event_raised(instance_id, self._loop.time())
+        if instance_id in self._running or self.batching.is_held(instance_id):
+            # Not claimable now; the end of its episode or of its hold wakes the pump.
+            return
+        self.wake()
+
+    def wake_threadsafe(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.wake)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._episodes) or self.activities.busy
+
+    # -- the pump ------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                self._fill()
+            except Exception:  # a store error must not kill the pump; retry shortly
+                log.exception("durable-local: claiming work failed")
+                self._claim_dirty = True
+                await asyncio.sleep(0.5)
+                continue
+            timeout: float | None = None
+            due = self.store.next_visible_at(self.clock.now())
+            if due is not None:
+                timeout = self.clock.seconds_until(due)
+            if self._next_hold is not None:
+                hold = max(0.0, self._next_hold - asyncio.get_running_loop().time())
+                timeout = hold if timeout is None else min(timeout, hold)
+            if timeout == 0.0:
+                self._claim_dirty = True
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                self._claim_dirty = True  # a timer became due or a hold ran out
+
+    def _fill(self) -> None:
+        now = self.clock.now()
+        held, released = self.batching.holds(asyncio.get_running_loop().time())
+        self._next_hold = min(held.values(), default=None)
+        if released:
+            self._claim_dirty = True  # an instance is no longer held back
+        while self._claim_dirty and len(self._episodes) < self.max_orchestrations:
+            item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS, held.keys())
+            if item is None:
+                self._claim_dirty = False
+                break
+            self.batching.claimed(item.instance.instance_id)
+            self._running.add(item.instance.instance_id)
+            self._spawn(self._episode(item))
+        self.activities.claim(now)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._episodes.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._episodes.discard(finished)
+            self._wake.set()
+
+        task.add_done_callback(done)
+
+    # -- episodes ------------------------------------------------------------------------------
+    async def _episode(self, item: OrchestrationWorkItem) -> None:
+        record = item.instance
+        try:
+            await self._run_episode(item)
+        except LeaseLost:
+            log.warning("durable-local: lost the lease on %s; its episode is dropped", record)
+            self.histories.drop(record.instance_id)
+        except Exception:
+            log.exception("durable-local: episode of instance '%s' failed", record.instance_id)
+            self.histories.drop(record.instance_id)
+            with contextlib.suppress(Exception):
+                self.store.release_orchestration(item)
+            await asyncio.sleep(0.2)  # do not spin on a poisoned work item
+        finally:
+            self._running.discard(record.instance_id)
+            self._claim_dirty = True  # the lease is released; the commit may have queued work
+
+    async def _run_episode(self, item: OrchestrationWorkItem) -> None:
+        record = item.instance
+        history = self.histories.get(record)
+        now = self.clock.now()
+        state = InstanceState(
+            instance_id=record.instance_id,
+            name=record.name,
+            execution_id=record.execution_id,
+            status=record.status,
+            parent=record.parent,
+            last_updated=record.updated,
+        )
+        plan = plan_episode(state, record.history_len == 0, item.messages, now)
+        sdk: SdkState | None = None
+        if plan.invoke_orchestrator:
+            sdk = await self._call_orchestrator(record, history, plan.new_events, plan.new_texts)
+        commit = decide(
+            state=state,
+            plan=plan,
+            history=history.events + plan.new_events,
+            sdk=sdk,
+            now=now,
+            known_activities=self._known_activity,
+            known_orchestrators=lambda name: self.registry.orchestrator(name) is not None,
+            orchestrator_name=self._orchestrator_name,
+        )
+        # The new activities are leased to this dispatcher in the same transaction: no claim.
+        commit.lease_owner = self.owner
+        commit.lease_until = now + timedelta(seconds=LEASE_SECONDS)
+        leased = self.store.commit_episode(item, commit)
+        self.episodes_run += 1
+        self._committed(record, commit)
+        if leased:
+            self.activities.leased(leased)
+        if commit.ends_execution:
+            self.histories.drop(record.instance_id)
+        else:
+            assert commit.appended_texts is not None
+            history.texts.extend(commit.appended_texts)
+            history.events.extend(commit.appended)
+
+    def _committed(self, record: InstanceRecord, commit: EpisodeCommit) -> None:
+        started = len(commit.activities) + len(commit.children)
+        self.batching.committed(
+            record.instance_id, record.history_len, started, commit.ends_execution
+        )
+        if commit.finished and record.parent is not None and self._loop is not None:
+            self.batching.completed(record.parent.instance_id, self._loop.time())
+
+    def _activities_recorded(self, counts: Counter[str]) -> None:
+        now = asyncio.get_running_loop().time()
+        for instance_id, count in counts.items():
+            self.batching.completed(instance_id, now, count)
+            if not self.batching.is_held(instance_id):
+                self._claim_dirty = True
+        self._wake.set()
+
+    def _known_activity(self, name: str) -> bool:
+        return name == HTTP_ACTIVITY_NAME or self.registry.activity(name) is not None
+
+    def _orchestrator_name(self, name: str) -> str:
+        function = self.registry.orchestrator(name)
+        return function.name if function is not None else name
+
+    async def _call_orchestrator(
+        self,
+        record: InstanceRecord,
+        history: CachedHistory,
+        new_events: list[Event],
+        new_texts: list[str | None],
+    ) -> SdkState:
+        function = self.registry.orchestrator(record.name)
+        if function is None:
+            return SdkState(error=function_missing(record.name, "orchestrator"))
+        started = next(
+            (e for e in history.events if e["EventType"] == EventType.EXECUTION_STARTED), None
+        )
+        replaying = started is not None
+        if started is None:
+            started = next(e for e in new_events if e["EventType"] == EventType.EXECUTION_STARTED)
+        context_json = build_context_json(
+            past_event_texts=history.texts,
+            new_events=new_events,
+            new_event_texts=new_texts,
+            input_json=started.get("Input"),
+            instance_id=record.instance_id,
+            parent_instance_id=record.parent.instance_id if record.parent else None,
+            is_replaying=replaying,
+        )
+        result = await self.worker.call_orchestrator(function, context_json)
+        # Timed by the worker around the handle call: sending the call, the thread hop and the
+        # loop's latency in picking the result up are host overhead, not part of the floor.
+        self.orchestrator_seconds += result.seconds
+        self.orchestrator_cpu_seconds += result.cpu_seconds
+        self.batching.replayed(
+            record.instance_id, result.seconds, len(history.events) + len(new_events)
+        )
+        return parse_sdk_output(result.returned, result.error)

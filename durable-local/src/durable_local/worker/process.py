@@ -1,0 +1,266 @@
+"""User code in one child process (``python -m durable_local.worker``) that loads the app itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import socket
+import subprocess
+import sys
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from durable_local.functions.registry import OrchestratorFunction
+from durable_local.worker.invoke import ActivityCall, ActivityOutcome, OrchestratorResult
+from durable_local.worker.protocol import ResultsCallback, WorkerError
+from durable_local.worker.wire import Channel, FrameBuffer
+
+log = logging.getLogger("durable_local.worker")
+
+READY_TIMEOUT = 120.0  # importing a large app can be slow on a cold machine
+STOP_TIMEOUT = 5.0
+RESTART_DELAY = 1.0
+READ_SIZE = 1 << 18  # bytes read from the worker at a time
+
+
+class ProcessWorker:
+    """User code in one child process that loads the app from ``app_dir`` itself."""
+
+    shares_host_process = False
+
+    def __init__(
+        self,
+        app_dir: str,
+        *,
+        max_activities: int = 10,
+        max_orchestrations: int = 10,
+        log_level: int | None = None,
+        restart_delay: float = RESTART_DELAY,
+        cpus: Collection[int] | None = None,
+    ) -> None:
+        self.app_dir = app_dir
+        self.cpus = sorted(cpus) if cpus else None  # the worker's CPUs (default: any)
+        self.max_activities = max_activities
+        self.max_orchestrations = max_orchestrations
+        self.log_level = log_level
+        self.restart_delay = restart_delay
+        self.pid: int | None = None
+        self.restarts = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_results: ResultsCallback | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._channel: Channel | None = None
+        self._generation = 0
+        self._ready = asyncio.Event()
+        self._stopping = False
+        self._ids = itertools.count(1)
+        self._calls: dict[int, asyncio.Future[OrchestratorResult]] = {}
+        self._outstanding: dict[int, ActivityCall] = {}  # sent, no outcome yet
+        self._restart: asyncio.Task[None] | None = None
+
+    async def start(self, on_results: ResultsCallback) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._on_results = on_results
+        await self._spawn()
+
+    async def _spawn(self) -> None:
+        assert self._loop is not None
+        host_end, worker_end = socket.socketpair()
+        command = [
+            sys.executable,
+            "-m",
+            "durable_local.worker",
+            "--fd",
+            str(worker_end.fileno()),
+            "--app-dir",
+            self.app_dir,
+            "--activities",
+            str(self.max_activities),
+            "--orchestrations",
+            str(self.max_orchestrations),
+        ]
+        level = self.log_level if self.log_level is not None else logging.getLogger().level
+        command += ["--log-level", logging.getLevelName(level)]
+        if self.cpus:
+            command += ["--cpus", ",".join(str(cpu) for cpu in self.cpus)]
+        try:
+            process = subprocess.Popen(command, pass_fds=(worker_end.fileno(),))
+        finally:
+            worker_end.close()
+        channel = Channel(host_end)
+        try:
+            message = await self._loop.run_in_executor(None, _receive_ready, channel, process)
+        except BaseException:
+            channel.close()
+            with contextlib.suppress(OSError):
+                process.kill()
+            raise
+        self._process, self._channel = process, channel
+        self.pid = int(message[1])
+        self._generation += 1
+        # Read on the loop (no reader thread to wake, no GIL handoff per message).
+        self._loop.add_reader(
+            host_end.fileno(),
+            self._readable,
+            channel,
+            FrameBuffer(),
+            memoryview(bytearray(READ_SIZE)),  # read into, not allocated per read
+            self._generation,
+        )
+        self._ready.set()
+        if self._outstanding:  # a restart: the activities the dead worker held run again
+            with contextlib.suppress(WorkerError):  # died again: the next restart sends them
+                self._send(("acts", [tuple(call) for call in self._outstanding.values()]))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._ready.set()  # wakes calls waiting for a restart: they fail instead of waiting forever
+        if self._restart is not None:
+            self._restart.cancel()
+        process, channel = self._process, self._channel
+        self._process = self._channel = None  # a second stop() has nothing to do
+        if channel is not None:
+            self._forget(channel)
+            with contextlib.suppress(OSError, ValueError):
+                channel.send(("stop",))
+        if process is not None and self._loop is not None:
+            try:
+                await self._loop.run_in_executor(None, process.wait, STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                await self._loop.run_in_executor(None, process.wait)
+        if channel is not None:
+            channel.close()
+        for future in self._calls.values():
+            if not future.done():
+                future.set_exception(WorkerError("the worker was stopped"))
+        self._calls.clear()
+
+    async def call_orchestrator(
+        self, function: OrchestratorFunction, context_json: str
+    ) -> OrchestratorResult:
+        assert self._loop is not None, "the worker is not started"
+        await self._ready.wait()
+        if self._stopping:
+            raise WorkerError("the worker was stopped")
+        request = next(self._ids)
+        future: asyncio.Future[OrchestratorResult] = self._loop.create_future()
+        self._calls[request] = future
+        try:
+            self._send(("orch", request, function.name, context_json))
+            return await future
+        finally:
+            self._calls.pop(request, None)
+
+    def submit_activities(self, calls: Sequence[ActivityCall]) -> None:
+        for call in calls:
+            self._outstanding[call.key] = call
+        if self._ready.is_set() and not self._stopping:
+            # A worker that just died: they are sent again once its successor is ready.
+            with contextlib.suppress(WorkerError):
+                self._send(("acts", [tuple(call) for call in calls]))
+        # else: sent by _spawn once the restarted worker is ready
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _send(self, message: tuple[Any, ...]) -> None:
+        channel = self._channel
+        if channel is None:
+            raise WorkerError("the worker process is not running")
+        try:
+            channel.send(message)
+        except OSError as exc:  # died, and the loop has not seen its end of the socket close yet
+            raise WorkerError(f"the worker process is gone: {exc}") from exc
+
+    def _forget(self, channel: Channel) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(channel.sock.fileno())
+
+    def _readable(
+        self, channel: Channel, frames: FrameBuffer, buffer: memoryview, generation: int
+    ) -> None:
+        """The worker wrote: dispatch what arrived; at end of file, it died."""
+        try:
+            size = channel.sock.recv_into(buffer, len(buffer), socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            size = 0
+        if not size:
+            self._forget(channel)
+            self._died(generation)
+            return
+        for message in frames.feed(buffer[:size]):
+            if message[0] == "batch":
+                self._dispatch(generation, message[1])
+
+    def _dispatch(self, generation: int, batch: list[tuple[Any, ...]]) -> None:
+        if generation != self._generation:
+            return
+        outcomes = []
+        for entry in batch:
+            if entry[0] == "orch":
+                future = self._calls.get(entry[1])
+                if future is not None and not future.done():
+                    future.set_result(entry[2])
+            else:
+                outcome = ActivityOutcome._make(entry[1])
+                if self._outstanding.pop(outcome.key, None) is not None:
+                    outcomes.append(outcome)
+        if outcomes and self._on_results is not None:
+            self._on_results(outcomes)
+
+    def _died(self, generation: int) -> None:
+        if generation != self._generation or self._stopping:
+            return
+        self._ready.clear()  # calls from now on wait for the successor
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = None
+        self._restart = asyncio.ensure_future(self._recover(self._process))
+
+    async def _recover(self, process: subprocess.Popen[bytes] | None) -> None:
+        """Reap the dead worker, fail its episodes, start a successor (after restart_delay)."""
+        loop = asyncio.get_running_loop()
+        code = None
+        if process is not None:  # its end of the pipe is closed: it is exiting
+            try:
+                code = await loop.run_in_executor(None, process.wait, STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = await loop.run_in_executor(None, process.wait)
+        log.error(
+            "durable-local: the worker process exited (code %s) with %d episode(s) and %d "
+            "activity(ies) in progress; restarting it, the activities will run again",
+            code,
+            len(self._calls),
+            len(self._outstanding),
+        )
+        for future in self._calls.values():
+            if not future.done():
+                future.set_exception(WorkerError(f"the worker process exited (code {code})"))
+        while not self._stopping:
+            await asyncio.sleep(self.restart_delay)
+            try:
+                await self._spawn()
+            except Exception:
+                log.exception("durable-local: restarting the worker process failed")
+                continue
+            self.restarts += 1
+            return
+
+
+def _receive_ready(channel: Channel, process: subprocess.Popen[bytes]) -> tuple[Any, ...]:
+    """Wait (in a thread) for the child's first message."""
+    if not channel.poll(READY_TIMEOUT):
+        raise WorkerError(f"the worker process did not start within {READY_TIMEOUT:.0f} s")
+    try:
+        message: tuple[Any, ...] = channel.recv()
+    except (EOFError, OSError):
+        code = process.wait()
+        raise WorkerError(f"the worker process exited (code {code}) before it was ready") from None
+    if message[0] == "fatal":
+        process.wait()
+        raise WorkerError(f"the worker process cannot load the app: {message[1]}")
+    return message
