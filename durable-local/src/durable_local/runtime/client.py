@@ -40,7 +40,7 @@ from durable_local.runtime.api import StatusObject
 from durable_local.runtime.clock import Clock
 from durable_local.runtime.dispatcher import Dispatcher
 from durable_local.store.base import InstanceExistsError, Store
-from durable_local.store.sqlite import decode_continuation, encode_continuation
+from durable_local.store.continuation import decode_continuation, encode_continuation
 from durable_local.worker.protocol import LanguageWorker
 
 

@@ -8,7 +8,6 @@ work of a crashed predecessor back to the queue.
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 import threading
@@ -16,99 +15,39 @@ import time
 import uuid
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from durable_local.engine.commit import EpisodeCommit
-from durable_local.engine.events import Event, event_json, new_sub_orchestration_failed, played_text
+from durable_local.engine.events import Event
 from durable_local.engine.orchestration.plan import Message
 from durable_local.model import (
-    TERMINAL_STATUSES,
     InstanceRecord,
-    ParentLink,
     QueryFilter,
     RuntimeStatus,
 )
-from durable_local.model.messages import instance_already_exists
 from durable_local.store.base import (
     ActivityWorkItem,
-    InstanceExistsError,
-    LeaseLost,
     OrchestrationWorkItem,
 )
-
-# Message ids only order the queue, so they are plain rowids (AUTOINCREMENT's bookkeeping cost
-# 30 % of every insert): a reused id is above every id still queued, and an episode deletes the
-# ids it claimed only under its lease, which whatever else deletes an instance's messages
-# (replacing or purging it) takes away. Activity ids stay AUTOINCREMENT: they also name an
-# execution at the worker, across a restart.
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS instances (
-    instance_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    execution_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    input TEXT,
-    output TEXT,
-    custom_status TEXT,
-    failure_details TEXT,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    parent_instance_id TEXT,
-    parent_execution_id TEXT,
-    parent_task_id INTEGER,
-    parent_name TEXT,
-    generation INTEGER NOT NULL DEFAULT 0,
-    history_len INTEGER NOT NULL DEFAULT 0,
-    lock_owner TEXT,
-    lock_until INTEGER
-);
-CREATE INDEX IF NOT EXISTS instances_by_created ON instances (created_at, instance_id);
-CREATE TABLE IF NOT EXISTS history (
-    instance_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    event TEXT NOT NULL,
-    PRIMARY KEY (instance_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY,
-    instance_id TEXT NOT NULL,
-    execution_id TEXT,
-    event TEXT NOT NULL,
-    visible_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_instance ON messages (instance_id, id);
-CREATE INDEX IF NOT EXISTS messages_by_visible ON messages (visible_at, id);
-CREATE TABLE IF NOT EXISTS activities (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    instance_id TEXT NOT NULL,
-    execution_id TEXT NOT NULL,
-    task_id INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    input TEXT,
-    lock_owner TEXT,
-    lock_until INTEGER,
-    dequeue_count INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS activities_by_lock ON activities (lock_until, id);
-"""
-
-_INSTANCE_COLUMNS = (
-    "instance_id, name, execution_id, status, input, output, custom_status, failure_details, "
-    "created_at, updated_at, parent_instance_id, parent_execution_id, parent_task_id, "
-    "parent_name, generation, history_len"
+from durable_local.store.queued_events import QueuedEvents
+from durable_local.store.sqlite_schema import (
+    INSTANCE_COLUMNS,
+    ORPHAN_SWEEP_SECONDS,
+    SCHEMA,
+    VISIBLE_NOW,
+    from_micros,
+    record_from_row,
+    to_micros,
 )
-
-
-def to_micros(value: datetime) -> int:
-    delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(value: int) -> datetime:
-    seconds, micros = divmod(value, 1_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+from durable_local.store.sqlite_writes import (
+    apply_commit,
+    create_instance_rows,
+    delete_instance_rows,
+    insert_message,
+    position_after,
+)
 
 
 class SqliteStore:
@@ -123,9 +62,7 @@ class SqliteStore:
         )
         self._lock = threading.RLock()
         self._next_orphan_sweep = 0.0
-        # The events this store queued, by their JSON text: the claim that reads them back
-        # takes the event instead of parsing the text again (a fan-in reads thousands).
-        self._queued: dict[str, Event] = {}
+        self._queued = QueuedEvents()  # read back by claims without parsing
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=OFF")
@@ -147,108 +84,18 @@ class SqliteStore:
         with self._lock:
             self._conn.close()
 
-    @staticmethod
-    def _record(row: tuple[Any, ...]) -> InstanceRecord:
-        parent = None
-        if row[10] is not None:
-            parent = ParentLink(
-                instance_id=row[10], execution_id=row[11], task_id=row[12], name=row[13]
-            )
-        return InstanceRecord(
-            instance_id=row[0],
-            name=row[1],
-            execution_id=row[2],
-            status=RuntimeStatus(row[3]),
-            input_json=row[4],
-            output=row[5],
-            custom_status=row[6],
-            failure_details=row[7],
-            created=from_micros(row[8]),
-            updated=from_micros(row[9]),
-            parent=parent,
-            generation=row[14],
-            history_len=row[15],
-        )
-
-    def _encode(self, event: Event) -> str:
-        """The event's queued text; the event is kept for the claim that reads it back."""
-        text = event_json(event)
-        if len(self._queued) >= QUEUED_EVENTS_KEPT:  # messages never claimed here (purged)
-            self._queued.clear()
-        self._queued[text] = event
-        return text
-
-    def _insert_message(
-        self,
-        conn: sqlite3.Connection,
-        instance_id: str,
-        event: Event,
-        execution_id: str | None,
-        visible_at: int,
-    ) -> None:
-        conn.execute(
-            "INSERT INTO messages (instance_id, execution_id, event, visible_at) "
-            "VALUES (?, ?, ?, ?)",
-            (instance_id, execution_id, self._encode(event), visible_at),
-        )
-
-    def _delete_instance_rows(self, conn: sqlite3.Connection, instance_id: str) -> None:
-        conn.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
-        conn.execute("DELETE FROM messages WHERE instance_id = ?", (instance_id,))
-        conn.execute("DELETE FROM activities WHERE instance_id = ?", (instance_id,))
-
-    def _create(self, conn: sqlite3.Connection, record: InstanceRecord, start_event: Event) -> None:
-        row = conn.execute(
-            "SELECT status, generation FROM instances WHERE instance_id = ?",
-            (record.instance_id,),
-        ).fetchone()
-        generation = 0
-        if row is not None:
-            status = RuntimeStatus(row[0])
-            if status not in TERMINAL_STATUSES:
-                raise InstanceExistsError(status)
-            generation = row[1] + 1
-            self._delete_instance_rows(conn, record.instance_id)
-            conn.execute("DELETE FROM instances WHERE instance_id = ?", (record.instance_id,))
-        parent = record.parent
-        conn.execute(
-            f"INSERT INTO instances ({_INSTANCE_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, 0)",
-            (
-                record.instance_id,
-                record.name,
-                record.execution_id,
-                record.status.value,
-                record.input_json,
-                to_micros(record.created),
-                to_micros(record.updated),
-                parent.instance_id if parent else None,
-                parent.execution_id if parent else None,
-                parent.task_id if parent else None,
-                parent.name if parent else None,
-                generation,
-            ),
-        )
-        self._insert_message(
-            conn,
-            record.instance_id,
-            {**start_event, "Generation": generation},
-            record.execution_id,
-            to_micros(record.created),
-        )
-
     # -- instances -----------------------------------------------------------------------------
     def create_instance(self, record: InstanceRecord, start_event: Event) -> None:
         with self._tx() as conn:
-            self._create(conn, record, start_event)
+            create_instance_rows(conn, self._queued, record, start_event)
 
     def get_instance(self, instance_id: str) -> InstanceRecord | None:
         with self._lock:
             row = self._conn.execute(
-                f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE instance_id = ?",
+                f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE instance_id = ?",
                 (instance_id,),
             ).fetchone()
-        return None if row is None else self._record(row)
+        return None if row is None else record_from_row(row)
 
     def load_history(self, instance_id: str, start: int = 0) -> list[str]:
         with self._lock:
@@ -266,7 +113,7 @@ class SqliteStore:
         execution_id: str | None = None,
     ) -> None:
         with self._tx() as conn:
-            self._insert_message(conn, instance_id, event, execution_id, VISIBLE_NOW)
+            insert_message(conn, self._queued, instance_id, event, execution_id, VISIBLE_NOW)
 
     def pending_event_types(self, instance_id: str) -> set[int]:
         with self._lock:
@@ -305,13 +152,13 @@ class SqliteStore:
                 "ON i.instance_id = m.instance_id "
                 "WHERE m.visible_at <= ? AND (i.lock_until IS NULL OR i.lock_until < ?) "
                 f"{skip}"
-                f"ORDER BY m.id LIMIT 1) RETURNING {_INSTANCE_COLUMNS}",
+                f"ORDER BY m.id LIMIT 1) RETURNING {INSTANCE_COLUMNS}",
                 (token, now_us + int(lease_seconds * 1_000_000), now_us, now_us, *exclude),
             ).fetchone()
             if row is None:
                 self._drop_orphan_messages(conn, now_us)
                 return None
-            record = self._record(row)
+            record = record_from_row(row)
             instance_id = record.instance_id
             rows = conn.execute(
                 "SELECT id, event, execution_id FROM messages "
@@ -320,7 +167,7 @@ class SqliteStore:
             ).fetchall()
             queued = self._queued
             messages = [
-                Message(row[0], queued.pop(row[1], {}) or json.loads(row[1]), row[2], row[1])
+                Message(row[0], queued.take(row[1]) or json.loads(row[1]), row[2], row[1])
                 for row in rows
             ]
         return OrchestrationWorkItem(instance=record, messages=messages, lock_token=token)
@@ -342,144 +189,10 @@ class SqliteStore:
     def commit_episode(
         self, item: OrchestrationWorkItem, commit: EpisodeCommit
     ) -> list[ActivityWorkItem]:
-        instance_id = item.instance.instance_id
-        updated_us = to_micros(commit.updated)
-        history_len = item.instance.history_len + len(commit.appended)
-        execution_id = item.instance.execution_id
-        if commit.new_execution_id is not None:
-            # ContinueAsNew: the old execution's history is replaced by the new one's.
-            history_len = 0
-            execution_id = commit.new_execution_id
-        assignments = [
-            "status = ?",
-            "updated_at = ?",
-            "history_len = ?",
-            "execution_id = ?",
-            "lock_owner = NULL",
-            "lock_until = NULL",
-        ]
-        values: list[Any] = [commit.status.value, updated_us, history_len, execution_id]
-        if commit.custom_status_changed:
-            assignments.append("custom_status = ?")
-            values.append(commit.custom_status)
-        if commit.new_execution_id is not None:
-            assignments.append("input = ?")
-            values.append(commit.new_input_json)
-        if commit.finished:
-            assignments += ["output = ?", "failure_details = ?"]
-            values += [commit.output, commit.failure_details]
         with self._tx() as conn:
-            # The instance row first: updating it only under our lease is the lease check.
-            updated = conn.execute(
-                f"UPDATE instances SET {', '.join(assignments)} "
-                "WHERE instance_id = ? AND lock_owner = ?",
-                (*values, instance_id, item.lock_token),
-            ).rowcount
-            if not updated:
-                raise LeaseLost(instance_id)
-            if commit.consumed:  # by id: cheaper than returning their texts below
-                for start in range(0, len(commit.consumed), 500):
-                    chunk = commit.consumed[start : start + 500]
-                    conn.execute(
-                        f"DELETE FROM messages WHERE id IN ({', '.join('?' for _ in chunk)})",
-                        chunk,
-                    )
-            if commit.appended:
-                first = item.instance.history_len
-                texts = commit.appended_texts
-                if texts is None:
-                    texts = [played_text(event) for event in commit.appended]
-                conn.executemany(
-                    "INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)",
-                    [(instance_id, first + offset, text) for offset, text in enumerate(texts)],
-                )
-            if commit.new_execution_id is not None:
-                conn.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
-                assert commit.new_execution_start is not None
-                self._insert_message(
-                    conn, instance_id, commit.new_execution_start, execution_id, updated_us
-                )
-            if commit.finished:
-                # Terminal instances discard their remaining messages (timers, late events);
-                # their texts come back to drop them from the claim cache.
-                for (text,) in conn.execute(
-                    "DELETE FROM messages WHERE instance_id = ? RETURNING event", (instance_id,)
-                ).fetchall():
-                    self._queued.pop(text, None)
-            leased: list[ActivityWorkItem] = []
-            if commit.activities and commit.lease_owner is not None:
-                assert commit.lease_until is not None
-                leased = self._insert_leased_activities(
-                    conn, instance_id, execution_id, commit, commit.lease_owner
-                )
-            elif commit.activities:
-                conn.executemany(
-                    "INSERT INTO activities (instance_id, execution_id, task_id, name, input) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (instance_id, execution_id, a.task_id, a.name, a.input_json)
-                        for a in commit.activities
-                    ],
-                )
-            for child in commit.children:
-                try:
-                    self._create(conn, child.record, child.start_event)
-                except InstanceExistsError as exc:
-                    reason = instance_already_exists(exc.status)
-                    self._insert_message(
-                        conn,
-                        instance_id,
-                        new_sub_orchestration_failed(commit.updated, child.task_id, reason, reason),
-                        execution_id,
-                        updated_us,
-                    )
-            for message in commit.messages:
-                visible = (
-                    to_micros(message.visible_at) if message.visible_at is not None else updated_us
-                )
-                self._insert_message(
-                    conn, message.instance_id, message.event, message.execution_id, visible
-                )
-        item.instance.history_len = history_len
-        item.instance.execution_id = execution_id
+            leased = apply_commit(conn, self._queued, item, commit)
+        item.instance.history_len, item.instance.execution_id = position_after(item, commit)
         return leased
-
-    @staticmethod
-    def _insert_leased_activities(
-        conn: sqlite3.Connection,
-        instance_id: str,
-        execution_id: str,
-        commit: EpisodeCommit,
-        owner: str,
-    ) -> list[ActivityWorkItem]:
-        """Insert the episode's activities already leased; their ids come back by RETURNING."""
-        assert commit.lease_until is not None
-        token = f"{owner}:{uuid.uuid4().hex}"
-        lease = (token, to_micros(commit.lease_until))
-        ids: dict[int, int] = {}
-        for start in range(0, len(commit.activities), 500):
-            chunk = commit.activities[start : start + 500]
-            rows = ", ".join("(?, ?, ?, ?, ?, ?, ?, 1)" for _ in chunk)
-            values = [
-                value
-                for a in chunk
-                for value in (instance_id, execution_id, a.task_id, a.name, a.input_json, *lease)
-            ]
-            ids.update(
-                (task_id, row_id)
-                for row_id, task_id in conn.execute(
-                    "INSERT INTO activities (instance_id, execution_id, task_id, name, input, "
-                    f"lock_owner, lock_until, dequeue_count) VALUES {rows} RETURNING id, task_id",
-                    values,
-                ).fetchall()
-            )
-        # Positional: thousands per fan-out, and keywords cost twice as much.
-        return [
-            ActivityWorkItem(
-                ids[a.task_id], instance_id, execution_id, a.task_id, a.name, a.input_json, token, 1
-            )
-            for a in commit.activities
-        ]
 
     def release_orchestration(self, item: OrchestrationWorkItem) -> None:
         with self._tx() as conn:
@@ -563,7 +276,7 @@ class SqliteStore:
                 "INSERT INTO messages (instance_id, execution_id, event, visible_at) "
                 "VALUES (?, ?, ?, ?)",
                 [
-                    (item.instance_id, item.execution_id, self._encode(event), VISIBLE_NOW)
+                    (item.instance_id, item.execution_id, self._queued.encode(event), VISIBLE_NOW)
                     for item, event in results
                     if item.item_id in deleted
                 ],
@@ -626,18 +339,18 @@ class SqliteStore:
             values += [to_micros(after[0]), after[1]]
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE {where} "
+                f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE {where} "
                 "ORDER BY created_at, instance_id LIMIT ?",
                 (*values, limit),
             ).fetchall()
-        return [self._record(row) for row in rows]
+        return [record_from_row(row) for row in rows]
 
     def purge(self, instance_id: str) -> bool:
         with self._tx() as conn:
             deleted = conn.execute(
                 "DELETE FROM instances WHERE instance_id = ?", (instance_id,)
             ).rowcount
-            self._delete_instance_rows(conn, instance_id)
+            delete_instance_rows(conn, instance_id)
         return bool(deleted)
 
     def purge_by(self, query: QueryFilter) -> int:
@@ -651,7 +364,7 @@ class SqliteStore:
             ]
             for instance_id in ids:
                 conn.execute("DELETE FROM instances WHERE instance_id = ?", (instance_id,))
-                self._delete_instance_rows(conn, instance_id)
+                delete_instance_rows(conn, instance_id)
         return len(ids)
 
     def rewind_instance(
@@ -668,35 +381,9 @@ class SqliteStore:
                 "updated_at = ?, history_len = ? WHERE instance_id = ?",
                 (RuntimeStatus.RUNNING.value, to_micros(updated), len(events), instance_id),
             )
-            self._insert_message(conn, instance_id, trigger, None, to_micros(updated))
+            insert_message(conn, self._queued, instance_id, trigger, None, to_micros(updated))
 
     def release_all_leases(self) -> None:
         with self._tx() as conn:
             conn.execute("UPDATE instances SET lock_owner = NULL, lock_until = NULL")
             conn.execute("UPDATE activities SET lock_owner = NULL, lock_until = NULL")
-
-
-ORPHAN_SWEEP_SECONDS = 2.0
-# Queued events kept for their claim (SqliteStore._encode); more are parsed back from JSON.
-QUEUED_EVENTS_KEPT = 16_384
-
-# Client messages and activity results are visible at once, whatever the runtime's clock
-# says (a ManualClock may stand anywhere): their visibility time is the epoch.
-VISIBLE_NOW = 0
-
-
-def encode_continuation(created: datetime, instance_id: str) -> str:
-    raw = json.dumps([to_micros(created), instance_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_continuation(token: str) -> tuple[datetime, str]:
-    """Raises ValueError for a token this store did not make."""
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        created, instance_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(created, int) or not isinstance(instance_id, str):
-            raise ValueError
-    except Exception:
-        raise ValueError(f"'{token}' is not a valid continuation token") from None
-    return from_micros(created), instance_id

@@ -16,9 +16,9 @@ from durable_local.engine.orchestration.plan import EpisodePlan, InstanceState
 from durable_local.engine.orchestration.replay import (
     NonDeterminismError,
     OrchestrationActionError,
-    ScheduledTask,
     replay_actions,
 )
+from durable_local.engine.orchestration.tasks import ScheduledTask
 from durable_local.model import (
     DtfxStatus,
     EventType,

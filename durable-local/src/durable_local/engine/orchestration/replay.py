@@ -15,10 +15,21 @@ import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from durable_local.engine.events import Event
+from durable_local.engine.orchestration.tasks import (
+    EventWait,
+    Immediate,
+    Leaf,
+    Node,
+    Retry,
+    ScheduledTask,
+    Sequence,
+    WhenAll,
+    WhenAny,
+)
 from durable_local.model import (
     COMPLETION_EVENTS,
     SCHEDULING_EVENTS,
@@ -30,7 +41,6 @@ from durable_local.model import (
 from durable_local.model.messages import function_missing
 
 HTTP_ACTIVITY_NAME = "BuiltIn::HttpActivity"
-MAX_RETRY_INTERVAL = timedelta(days=6)  # EXT RetryOptions default
 _KIND_TEXT = {
     "activity": "an activity task",
     "suborchestration": "a sub-orchestration",
@@ -47,209 +57,12 @@ class OrchestrationActionError(Exception):
     """An action the host refuses (unknown function, invalid sub-orchestration id, entities)."""
 
 
-@dataclass(slots=True)
-class ScheduledTask:
-    """An id-consuming operation the emulation scheduled: matched against history or new."""
-
-    task_id: int
-    kind: str  # activity | suborchestration | timer
-    name: str
-    input_json: str | None = None
-    instance_id: str | None = None
-    fire_at: datetime | None = None
-    cancelled: bool = False
-
-
 @dataclass
 class ReplayResult:
     new_tasks: list[ScheduledTask]
     open_task_ids: set[int]
     continue_as_new_input: str | None
     continued_as_new: bool
-
-
-class _Node:
-    """A task in the emulated DTFx context; reports its outcome to its parent once."""
-
-    __slots__ = ("done", "parent", "replay", "succeeded")
-
-    def __init__(self, replay: _Replay, parent: _Node | None) -> None:
-        self.replay = replay
-        self.parent = parent
-        self.done = False
-        self.succeeded = False
-
-    def start(self) -> None:
-        raise NotImplementedError
-
-    def finish(self, succeeded: bool) -> None:
-        if self.done:
-            return
-        self.done = True
-        self.succeeded = succeeded
-        if self.parent is not None:
-            self.parent.child_done(self)
-
-    def child_done(self, child: _Node) -> None:
-        raise NotImplementedError
-
-
-class _Leaf(_Node):
-    """Activity, sub-orchestration or timer: completes on the history event carrying its id."""
-
-    __slots__ = ("task",)
-
-    def __init__(self, replay: _Replay, parent: _Node | None, task: ScheduledTask) -> None:
-        # _Node.__init__ inlined: a fan-out builds thousands of leaves per replay.
-        self.replay = replay
-        self.parent = parent
-        self.done = False
-        self.succeeded = False
-        self.task = task
-
-    def start(self) -> None:
-        self.replay.schedule(self)
-
-
-class _Immediate(_Node):
-    """Completes as soon as it starts (ContinueAsNew)."""
-
-    def start(self) -> None:
-        self.finish(True)
-
-
-class _EventWait(_Node):
-    def __init__(self, replay: _Replay, parent: _Node | None, name: str) -> None:
-        super().__init__(replay, parent)
-        self.name = name
-
-    def start(self) -> None:
-        self.replay.wait_for_event(self)
-
-
-class _WhenAll(_Node):
-    def __init__(self, replay: _Replay, parent: _Node | None, children: list[_Node]) -> None:
-        super().__init__(replay, parent)
-        self.children = children
-        self.remaining = len(children)
-
-    def start(self) -> None:
-        if not self.children:
-            self.finish(True)
-            return
-        for child in self.children:
-            child.start()
-
-    def child_done(self, child: _Node) -> None:
-        if not child.succeeded:
-            self.finish(False)
-            return
-        self.remaining -= 1
-        if self.remaining == 0:
-            self.finish(True)
-
-
-class _WhenAny(_WhenAll):
-    def child_done(self, child: _Node) -> None:
-        self.finish(True)
-
-
-class _Retry(_Node):
-    """DTFx RetryInterceptor (spec §7.6): attempt, wait a timer, attempt again; after the last
-    failed attempt an immediate "dummy" timer, then fail."""
-
-    def __init__(
-        self,
-        replay: _Replay,
-        parent: _Node | None,
-        make_attempt: Callable[[_Node], _Leaf],
-        options: dict[str, Any],
-    ) -> None:
-        super().__init__(replay, parent)
-        self.make_attempt = make_attempt
-        self.max_attempts = max(1, int(options.get("maxNumberOfAttempts") or 1))
-        self.first_interval = timedelta(
-            milliseconds=float(options.get("firstRetryIntervalInMilliseconds") or 0)
-        )
-        self.backoff = float(options.get("backoffCoefficient") or 1.0)
-        max_interval = options.get("maxRetryIntervalInMilliseconds")
-        self.max_interval = (
-            timedelta(milliseconds=float(max_interval)) if max_interval else MAX_RETRY_INTERVAL
-        )
-        timeout = options.get("retryTimeoutInMilliseconds")
-        self.timeout = timedelta(milliseconds=float(timeout)) if timeout else None
-        self.attempt = 0
-        self.first_attempt_at: datetime | None = None
-        self.current: _Node | None = None
-        self.final_timer = False
-
-    def start(self) -> None:
-        self.first_attempt_at = self.replay.now
-        self._attempt()
-
-    def _attempt(self) -> None:
-        self.current = self.make_attempt(self)
-        self.current.start()
-
-    def child_done(self, child: _Node) -> None:
-        if isinstance(child, _Leaf) and child.task.kind == "timer":
-            if self.final_timer:
-                self.finish(False)
-            else:
-                self.attempt += 1
-                self._attempt()
-            return
-        if child.succeeded:
-            self.finish(True)
-            return
-        now = self.replay.now
-        if self.attempt + 1 >= self.max_attempts:
-            # "Dummy timer for back-compat": fires at once; the SDK waits for it (spec §7.6).
-            self.final_timer = True
-            self._timer(now)
-            return
-        delay = self.first_interval * (self.backoff**self.attempt)
-        delay = min(delay, self.max_interval)
-        assert self.first_attempt_at is not None
-        if self.timeout is not None and now >= self.first_attempt_at + self.timeout:
-            self.finish(False)
-            return
-        self._timer(now + delay)
-
-    def _timer(self, fire_at: datetime) -> None:
-        timer = self.replay.new_timer(self, fire_at)
-        timer.start()
-
-
-class _Sequence(_Node):
-    """Top-level actions: each starts once the previous one finished (EXT ProcessAsyncActionsV2)."""
-
-    def __init__(self, replay: _Replay, actions: list[dict[str, Any]]) -> None:
-        super().__init__(replay, None)
-        self.actions = actions
-        self.index = 0
-        self.running = False
-
-    def start(self) -> None:
-        self._run()
-
-    def _run(self) -> None:
-        self.running = True
-        try:
-            while self.index < len(self.actions):
-                node = self.replay.build(self.actions[self.index], self)
-                self.index += 1
-                node.start()
-                if not node.done:
-                    return
-            self.done = True
-        finally:
-            self.running = False
-
-    def child_done(self, child: _Node) -> None:
-        # A child that completes while ``_run`` starts it is noticed by ``_run`` itself.
-        if not self.running:
-            self._run()
 
 
 @dataclass
@@ -262,8 +75,8 @@ class _Replay:
     now: datetime
     next_id: int = 0
     unmatched: dict[int, ScheduledTask] = field(default_factory=dict)
-    open: dict[int, _Leaf] = field(default_factory=dict)
-    waiters: dict[str, deque[_EventWait]] = field(default_factory=dict)
+    open: dict[int, Leaf] = field(default_factory=dict)
+    waiters: dict[str, deque[EventWait]] = field(default_factory=dict)
     buffered: dict[str, deque[Event]] = field(default_factory=dict)
     continue_as_new_input: str | None = None
     continued_as_new: bool = False
@@ -275,7 +88,7 @@ class _Replay:
         self.next_id += 1
         return task_id
 
-    def schedule(self, leaf: _Leaf) -> None:
+    def schedule(self, leaf: Leaf) -> None:
         self.unmatched[leaf.task.task_id] = leaf.task
         if leaf.task.cancelled:
             # A cancelled timer is removed from the open tasks and counts as completed (.NET).
@@ -283,11 +96,11 @@ class _Replay:
         else:
             self.open[leaf.task.task_id] = leaf
 
-    def new_timer(self, parent: _Node | None, fire_at: datetime, cancelled: bool = False) -> _Leaf:
+    def new_timer(self, parent: Node | None, fire_at: datetime, cancelled: bool = False) -> Leaf:
         task = ScheduledTask(self.take_id(), "timer", "", fire_at=fire_at, cancelled=cancelled)
-        return _Leaf(self, parent, task)
+        return Leaf(self, parent, task)
 
-    def wait_for_event(self, waiter: _EventWait) -> None:
+    def wait_for_event(self, waiter: EventWait) -> None:
         key = waiter.name.lower()
         queue = self.buffered.get(key)
         if queue:
@@ -297,14 +110,14 @@ class _Replay:
         self.waiters.setdefault(key, deque()).append(waiter)
 
     # -- building nodes from SDK actions ---------------------------------------------------
-    def build(self, action: dict[str, Any], parent: _Node | None) -> _Node:
+    def build(self, action: dict[str, Any], parent: Node | None) -> Node:
         kind = action.get("actionType")
         if kind == ActionType.CALL_ACTIVITY:
             return self._activity_leaf(action, parent)
         if kind == ActionType.CALL_HTTP:
             return self._http_leaf(action, parent)
         if kind == ActionType.CALL_ACTIVITY_WITH_RETRY:
-            return _Retry(
+            return Retry(
                 self,
                 parent,
                 lambda retry: self._activity_leaf(action, retry),
@@ -313,7 +126,7 @@ class _Replay:
         if kind == ActionType.CALL_SUB_ORCHESTRATOR:
             return self._sub_orchestration_leaf(action, parent)
         if kind == ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY:
-            return _Retry(
+            return Retry(
                 self,
                 parent,
                 lambda retry: self._sub_orchestration_leaf(action, retry),
@@ -323,13 +136,13 @@ class _Replay:
             fire_at = parse_time(str(action.get("fireAt")))
             return self.new_timer(parent, fire_at, bool(action.get("isCanceled")))
         if kind == ActionType.WAIT_FOR_EXTERNAL_EVENT:
-            return _EventWait(self, parent, str(action.get("externalEventName") or ""))
+            return EventWait(self, parent, str(action.get("externalEventName") or ""))
         if kind == ActionType.CONTINUE_AS_NEW:
             self.continued_as_new = True
             self.continue_as_new_input = action.get("input")
-            return _Immediate(self, parent)
+            return Immediate(self, parent)
         if kind in (ActionType.WHEN_ALL, ActionType.WHEN_ANY):
-            node_type = _WhenAll if kind == ActionType.WHEN_ALL else _WhenAny
+            node_type = WhenAll if kind == ActionType.WHEN_ALL else WhenAny
             node = node_type(self, parent, [])
             node.children = [self.build(child, node) for child in action.get("compoundActions", [])]
             node.remaining = len(node.children)
@@ -341,7 +154,7 @@ class _Replay:
             )
         raise OrchestrationActionError(f"Unknown orchestrator action type {kind!r}.")
 
-    def _activity_leaf(self, action: dict[str, Any], parent: _Node | None) -> _Leaf:
+    def _activity_leaf(self, action: dict[str, Any], parent: Node | None) -> Leaf:
         name = action.get("functionName")
         # A fan-out asks for the same name thousands of times: checked once per replay.
         if type(name) is not str or name not in self.activity_names:
@@ -355,14 +168,14 @@ class _Replay:
             self.activity_names.add(name)
         task_id = self.next_id
         self.next_id = task_id + 1
-        return _Leaf(self, parent, ScheduledTask(task_id, "activity", name, action.get("input")))
+        return Leaf(self, parent, ScheduledTask(task_id, "activity", name, action.get("input")))
 
-    def _http_leaf(self, action: dict[str, Any], parent: _Node | None) -> _Leaf:
+    def _http_leaf(self, action: dict[str, Any], parent: Node | None) -> Leaf:
         request = json.dumps(action.get("httpRequest") or {})
         task = ScheduledTask(self.take_id(), "activity", HTTP_ACTIVITY_NAME, input_json=request)
-        return _Leaf(self, parent, task)
+        return Leaf(self, parent, task)
 
-    def _sub_orchestration_leaf(self, action: dict[str, Any], parent: _Node | None) -> _Leaf:
+    def _sub_orchestration_leaf(self, action: dict[str, Any], parent: Node | None) -> Leaf:
         name = str(action.get("functionName") or "")
         if not self.known_orchestrators(name):
             raise OrchestrationActionError(
@@ -384,7 +197,7 @@ class _Replay:
             input_json=action.get("input"),
             instance_id=str(child_id),
         )
-        return _Leaf(self, parent, task)
+        return Leaf(self, parent, task)
 
     # -- walking history ---------------------------------------------------------------------
     def on_scheduling_event(self, event: Event, kind: str) -> None:
@@ -449,7 +262,7 @@ def replay_actions(
         parent_instance_id=parent_instance_id,
         now=_first_timestamp(history),
     )
-    sequence = _Sequence(replay, actions)
+    sequence = Sequence(replay, actions)
     for event in history:
         kind = event["EventType"]
         if kind == EventType.ORCHESTRATOR_STARTED:
