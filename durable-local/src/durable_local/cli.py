@@ -148,6 +148,8 @@ def store_location(store: str, app_dir: Path) -> str:
 
 @dataclass(frozen=True)
 class ServeOptions:
+    """Everything ``durable-local start`` resolved from its arguments and the environment."""
+
     loaded: LoadedApp
     host: str
     port: int

@@ -26,6 +26,8 @@ class RegistryError(Exception):
 
 @dataclass(frozen=True)
 class OrchestratorFunction:
+    """An ``orchestrationTrigger`` function: its SDK handle, under its orchestration name."""
+
     name: str
     function_name: str
     handle: Callable[[Any], str]
@@ -33,6 +35,8 @@ class OrchestratorFunction:
 
 @dataclass(frozen=True)
 class ActivityFunction:
+    """An ``activityTrigger`` function: the user function and how it wants to be called."""
+
     name: str
     function_name: str
     fn: Callable[..., Any]
@@ -43,6 +47,8 @@ class ActivityFunction:
 
 @dataclass(frozen=True)
 class HttpFunction:
+    """An ``httpTrigger`` function: route, methods, auth level, and its durable client binding."""
+
     function_name: str
     fn: Callable[..., Any]
     trigger_name: str
@@ -58,12 +64,17 @@ class HttpFunction:
 
 @dataclass(frozen=True)
 class UnsupportedFunction:
+    """A function whose trigger durable-local does not run (listed at start)."""
+
     function_name: str
     trigger_type: str
 
 
 @dataclass
 class FunctionRegistry:
+    """An app's functions by trigger; orchestrators and activities are found by name, ignoring
+    case, as the host finds them."""
+
     orchestrators: dict[str, OrchestratorFunction] = field(default_factory=dict)
     activities: dict[str, ActivityFunction] = field(default_factory=dict)
     http: list[HttpFunction] = field(default_factory=list)

@@ -49,6 +49,8 @@ log = logging.getLogger("durable_local.http")
 
 @runtime_checkable
 class Lifecycle(Protocol):
+    """A runtime the app starts and stops with itself."""
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...

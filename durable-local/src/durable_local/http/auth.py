@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 
 class AuthLevel(enum.StrEnum):
+    """An HTTP function's auth level, as ``azure.functions.AuthLevel`` spells it."""
+
     ANONYMOUS = "anonymous"
     FUNCTION = "function"
     ADMIN = "admin"
@@ -37,6 +39,8 @@ class AuthLevel(enum.StrEnum):
 
 @dataclass(frozen=True)
 class HostKeys:
+    """The host's keys; when any is set they are enforced (function, admin, system levels)."""
+
     function_keys: tuple[str, ...] = ()
     master_key: str | None = None
     system_key: str | None = None

@@ -18,6 +18,8 @@ customStatus, output, createdTime, lastUpdatedTime and, when asked for, historyE
 
 
 class RuntimeAPI(Protocol):
+    """Everything the HTTP layer (and tests) may ask of the runtime (``client.DurableRuntime``)."""
+
     hub_name: str
 
     async def start_new(self, name: str, input: Any = None, instance_id: str | None = None) -> str:

@@ -27,6 +27,8 @@ class HttpFunctionError(Exception):
 
 @dataclass(frozen=True)
 class HttpRequestData:
+    """A request for an HTTP function, independent of the server that received it."""
+
     method: str
     url: str
     headers: Mapping[str, str]
@@ -37,6 +39,8 @@ class HttpRequestData:
 
 @dataclass(frozen=True)
 class HttpResult:
+    """An HTTP function's response: status, headers, body."""
+
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""

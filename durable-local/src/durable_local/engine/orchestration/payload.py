@@ -16,6 +16,9 @@ OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 
 @dataclass
 class SdkState:
+    """The SDK's orchestrator state after one episode: done or not, its actions, output, error
+    and custom status."""
+
     is_done: bool = False
     actions: list[dict[str, Any]] = field(default_factory=list)
     output: Any = None

@@ -59,6 +59,9 @@ class OrchestrationActionError(Exception):
 
 @dataclass
 class ReplayResult:
+    """What a replay found: tasks scheduled but not yet in history, tasks still open, and
+    whether (and with what input) the orchestration continues as new."""
+
     new_tasks: list[ScheduledTask]
     open_task_ids: set[int]
     continue_as_new_input: str | None

@@ -93,6 +93,8 @@ class Immediate(Node):
 
 
 class EventWait(Node):
+    """``wait_for_external_event``: completes on the next EventRaised of its name."""
+
     def __init__(self, replay: ReplayContext, parent: Node | None, name: str) -> None:
         super().__init__(replay, parent)
         self.name = name
@@ -102,6 +104,8 @@ class EventWait(Node):
 
 
 class WhenAll(Node):
+    """``task_all``: completes when every child succeeded, fails with the first failure."""
+
     def __init__(self, replay: ReplayContext, parent: Node | None, children: list[Node]) -> None:
         super().__init__(replay, parent)
         self.children = children
@@ -124,6 +128,8 @@ class WhenAll(Node):
 
 
 class WhenAny(WhenAll):
+    """``task_any``: completes with the first child to finish."""
+
     def child_done(self, child: Node) -> None:
         self.finish(True)
 
