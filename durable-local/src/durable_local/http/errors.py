@@ -9,7 +9,6 @@ exceptions get the same shape, so every body is empty or JSON (spec §5.2).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
@@ -17,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from durable_local.model import compact
 from durable_local.model.errors import DurableError
 
 log = logging.getLogger("durable_local.http")
@@ -34,7 +34,7 @@ class NotSupported(DurableError):
 
 def dumps(value: Any) -> str:
     """Compact JSON, as Newtonsoft writes it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return compact(value, ensure_ascii=False)
 
 
 def json_response(

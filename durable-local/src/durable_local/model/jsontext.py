@@ -9,9 +9,10 @@ from typing import Any
 _WHITESPACE = re.compile(r"[ \t\n\r]")
 
 
-def compact(value: Any) -> str:
-    """``value`` as compact JSON text (no spaces after separators)."""
-    return json.dumps(value, separators=(",", ":"))
+def compact(value: Any, *, ensure_ascii: bool = True) -> str:
+    """``value`` as compact JSON text (no spaces after separators); response bodies keep
+    non-ASCII characters as they are (``ensure_ascii=False``), as Newtonsoft writes them."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=ensure_ascii)
 
 
 def compact_text(text: str) -> str:
