@@ -21,9 +21,8 @@ import pytest
 
 from durable_local import cli
 from durable_local.http import DEFAULT_MAX_BODY_SIZE
-from durable_local.loader import load_app
-
-from .conftest import BASIC_APP
+from durable_local.loader import LoadedApp
+from tests.fixture_apps import BASIC_APP
 
 
 def parse(*argv: str) -> Any:
@@ -83,14 +82,15 @@ def test_store_location(tmp_path: Path) -> None:
 
 def test_prepare_resolves_everything(tmp_path: Path) -> None:
     options = cli.prepare(parse("--app-dir", str(BASIC_APP), "--store", str(tmp_path / "s.db")), {})
+    options.loaded.unload()  # prepare() loads the app in this process
     assert options.port == 7071
     assert options.config.route_prefix == "api"
     assert options.loaded.settings.hub_name == "HostTestHub"
     assert options.store == str(tmp_path / "s.db")
 
 
-def test_function_listing() -> None:
-    loaded = load_app(BASIC_APP)
+def test_function_listing(basic_app: LoadedApp) -> None:
+    loaded = basic_app
     text = cli.describe_functions(loaded, "http://localhost:7071", "api")
     assert (
         "\thttp_start: [POST] http://localhost:7071/api/orchestrators/{functionName}/{instanceId?}"

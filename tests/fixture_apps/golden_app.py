@@ -1,4 +1,5 @@
-"""Orchestrators whose histories are recorded as golden files (tests/runtime/golden/)."""
+"""Orchestrators whose histories are recorded as golden files
+(tests/durable_local/engine/orchestration/golden/, by test_golden.py with UPDATE_GOLDEN=1)."""
 
 from __future__ import annotations
 

@@ -1,44 +1,20 @@
-"""Fixtures for the host tests: fixture apps loaded as the CLI loads them, served by the real
-runtime over an in-memory SQLite store through aiohttp's test client."""
+"""The host harness: a loaded app served by the real runtime over an in-memory SQLite store,
+through aiohttp's test client (fixtures in tests/durable_local/http/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from durable_local.clock import ManualClock
 from durable_local.http import HostConfig, HostKeys, create_app
-from durable_local.loader import LoadedApp, load_app
+from durable_local.loader import LoadedApp
 from durable_local.model import RuntimeStatus
 from durable_local.runtime import DurableRuntime
 from durable_local.store.sqlite import SqliteStore
-
-FIXTURES = Path(__file__).parent / "fixtures"
-BASIC_APP = FIXTURES / "basic_app"
-
-
-@pytest.fixture(autouse=True)
-def restore_environment() -> Iterator[None]:
-    """Loading an app writes local.settings.json Values into os.environ: undo it per test."""
-    saved = dict(os.environ)
-    cwd = os.getcwd()
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        os.chdir(cwd)
-
-
-@pytest.fixture
-def basic_app() -> LoadedApp:
-    return load_app(BASIC_APP)
 
 
 @dataclass
@@ -58,37 +34,28 @@ class Host:
 HostFactory = Callable[..., Any]
 
 
-@pytest.fixture
-async def make_host(aiohttp_client: Any) -> AsyncIterator[HostFactory]:
-    async def make(
-        loaded: LoadedApp | None = None,
-        *,
-        keys: HostKeys | None = None,
-        max_body_size: int | None = None,
-    ) -> Host:
-        app_info = loaded or load_app(BASIC_APP)
-        clock = ManualClock()
-        runtime = DurableRuntime(
-            app_info.registry,
-            SqliteStore(":memory:"),
-            clock,
-            hub_name=app_info.settings.hub_name,
-            app_dir=str(app_info.app_dir),
-        )
-        config = HostConfig(
-            route_prefix=app_info.settings.route_prefix,
-            keys=keys or HostKeys(),
-            app_dir=str(app_info.app_dir),
-            **({"max_body_size": max_body_size} if max_body_size else {}),
-        )
-        app = create_app(runtime, app_info.registry, config, manage_runtime=True)
-        client = await aiohttp_client(app)
-        return Host(client=client, runtime=runtime, clock=clock, loaded=app_info)
-
-    yield make
-
-
-@pytest.fixture
-async def host(make_host: HostFactory) -> Host:
-    result: Host = await make_host()
-    return result
+async def serve(
+    aiohttp_client: Any,
+    loaded: LoadedApp,
+    *,
+    keys: HostKeys | None = None,
+    max_body_size: int | None = None,
+) -> Host:
+    """``loaded`` on a fresh runtime (ManualClock, SQLite in memory) behind the HTTP layer."""
+    clock = ManualClock()
+    runtime = DurableRuntime(
+        loaded.registry,
+        SqliteStore(":memory:"),
+        clock,
+        hub_name=loaded.settings.hub_name,
+        app_dir=str(loaded.app_dir),
+    )
+    config = HostConfig(
+        route_prefix=loaded.settings.route_prefix,
+        keys=keys or HostKeys(),
+        app_dir=str(loaded.app_dir),
+        **({"max_body_size": max_body_size} if max_body_size else {}),
+    )
+    app = create_app(runtime, loaded.registry, config, manage_runtime=True)
+    client = await aiohttp_client(app)
+    return Host(client=client, runtime=runtime, clock=clock, loaded=loaded)

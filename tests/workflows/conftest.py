@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.paths import PROJECT_ROOT
+
 if str(PROJECT_ROOT) not in sys.path:
     # function_app.py lives at the project root, like under `func start`.
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from workflows import settings as app_settings  # noqa: E402
-from workflows.package_store import InMemoryPackageStore, set_package_store  # noqa: E402
+from workflows import settings as app_settings
+from workflows.package_store import InMemoryPackageStore, set_package_store
 
 _functions: dict[str, Any] | None = None
 

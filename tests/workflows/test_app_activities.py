@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import PROJECT_ROOT
 
+from tests.helpers.paths import PROJECT_ROOT
 from workflows.consumers import ConsumerNotification, set_notifier
 from workflows.contracts import DeliveryReceipt
 from workflows.package_store import InMemoryPackageStore

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from app_history import ActionType, History, run
+
+from tests.helpers.app_history import ActionType, History, run
 
 PARENT = "parent_workflow_orchestrator"
 RUN_ID = "run-42"

@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from app_history import ActionType, History, Outcome, iso, run
 
+from tests.helpers.app_history import ActionType, History, Outcome, iso, run
 from workflows.contracts import ACK_EVENT
 
 DEVICE = "device_provisioning_orchestrator"

@@ -19,8 +19,8 @@ from durable_local.loader import (
     local_http_port,
     read_host_json,
 )
-
-from .conftest import BASIC_APP
+from tests.fixture_apps import BASIC_APP
+from tests.helpers.apps import AppLoader, write_app
 
 MINIMAL_APP = """
 import azure.functions as func
@@ -32,21 +32,13 @@ def ping(req: func.HttpRequest) -> func.HttpResponse:
 """
 
 
-def write_app(root: Path, source: str, **files: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "function_app.py").write_text(source)
-    for name, text in files.items():
-        (root / name.replace("__", ".")).write_text(text)
-    return root
-
-
 # --------------------------------------------------------------------------------------------
 # function_app.py
 # --------------------------------------------------------------------------------------------
 
 
-def test_loads_the_fixture_app(basic_app: object) -> None:
-    loaded = load_app(BASIC_APP)
+def test_loads_the_fixture_app(basic_app: object, app_loader: AppLoader) -> None:
+    loaded = app_loader(BASIC_APP)
     registry = loaded.registry
     assert registry.orchestrator("hello_sequence") is not None
     assert registry.orchestrator("aliasedorchestrator") is not None  # orchestration= alias
@@ -63,23 +55,23 @@ def test_loads_the_fixture_app(basic_app: object) -> None:
     assert sys.modules["function_app"] is loaded.module
 
 
-def test_import_runs_in_the_app_directory(tmp_path: Path) -> None:
+def test_import_runs_in_the_app_directory(tmp_path: Path, app_loader: AppLoader) -> None:
     source = MINIMAL_APP + "\nimport os\nIMPORT_CWD = os.getcwd()\n"
     root = write_app(tmp_path / "app", source)
     before = os.getcwd()
-    loaded = load_app(root)
+    loaded = app_loader(root)
     assert str(root.resolve()) == loaded.module.IMPORT_CWD
     assert os.getcwd() == before
     assert str(root.resolve()) in sys.path
 
 
-def test_app_may_import_its_own_modules(tmp_path: Path) -> None:
+def test_app_may_import_its_own_modules(tmp_path: Path, app_loader: AppLoader) -> None:
     root = write_app(
         tmp_path / "app",
         "import helper_mod_for_loader_test as h\n" + MINIMAL_APP,
         helper_mod_for_loader_test__py="VALUE = 1\n",
     )
-    assert load_app(root).module.h.VALUE == 1
+    assert app_loader(root).module.h.VALUE == 1
 
 
 def test_unload_gives_back_sys_modules_and_sys_path(tmp_path: Path) -> None:
@@ -132,9 +124,9 @@ def test_two_function_apps_are_an_error(tmp_path: Path) -> None:
         load_app(root)
 
 
-def test_the_same_app_under_two_names_is_fine(tmp_path: Path) -> None:
+def test_the_same_app_under_two_names_is_fine(tmp_path: Path, app_loader: AppLoader) -> None:
     root = write_app(tmp_path / "app", MINIMAL_APP + "\nalias = app\n")
-    assert len(load_app(root).registry.http) == 1
+    assert len(app_loader(root).registry.http) == 1
 
 
 def test_import_failure_carries_the_traceback(tmp_path: Path) -> None:
@@ -184,7 +176,7 @@ def other(x):
         load_app(root)
 
 
-def test_entity_functions_are_reported_unsupported(tmp_path: Path) -> None:
+def test_entity_functions_are_reported_unsupported(tmp_path: Path, app_loader: AppLoader) -> None:
     source = """
 import azure.durable_functions as df
 app = df.DFApp()
@@ -193,7 +185,7 @@ app = df.DFApp()
 def Counter(context):
     context.set_state(1)
 """
-    loaded = load_app(write_app(tmp_path / "app", source))
+    loaded = app_loader(write_app(tmp_path / "app", source))
     assert [(u.function_name, u.trigger_type) for u in loaded.registry.unsupported] == [
         ("Counter", "entityTrigger")
     ]
@@ -207,14 +199,14 @@ def test_missing_directory_and_missing_script(tmp_path: Path) -> None:
         load_app(tmp_path / "empty")
 
 
-def test_script_file_name_setting(tmp_path: Path) -> None:
+def test_script_file_name_setting(tmp_path: Path, app_loader: AppLoader) -> None:
     root = tmp_path / "app"
     root.mkdir()
     (root / "main_app.py").write_text(MINIMAL_APP)
     (root / "local.settings.json").write_text(
         json.dumps({"Values": {"PYTHON_SCRIPT_FILE_NAME": "main_app.py"}})
     )
-    loaded = load_app(root)
+    loaded = app_loader(root)
     assert loaded.script.name == "main_app.py"
 
 
@@ -241,10 +233,10 @@ def test_example_settings_are_never_read(tmp_path: Path) -> None:
 
 
 def test_fixture_example_file_is_ignored_but_environment_wins(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, app_loader: AppLoader
 ) -> None:
     monkeypatch.setenv("FIXTURE_PRESET", "from-environment")
-    load_app(BASIC_APP)
+    app_loader(BASIC_APP)
     assert os.environ["FIXTURE_SETTING"] == "from-local-settings"
     assert os.environ["FIXTURE_PRESET"] == "from-environment"
     assert "FIXTURE_EXAMPLE_ONLY" not in os.environ

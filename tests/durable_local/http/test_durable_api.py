@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from durable_local.model import RuntimeStatus
-
-from .conftest import Host
+from tests.helpers.host import Host
 
 WEBHOOK = "/runtime/webhooks/durabletask"
 RPC = "/durabletask"

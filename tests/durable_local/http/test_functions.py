@@ -9,9 +9,9 @@ import pytest
 from yarl import URL
 
 from durable_local.http import HostKeys
-from durable_local.loader import load_app
-
-from .conftest import FIXTURES, Host
+from tests.fixture_apps import PREFIX_APP
+from tests.helpers.apps import AppLoader
+from tests.helpers.host import Host
 
 
 async def test_route_params_query_headers_and_url(host: Host) -> None:
@@ -189,8 +189,10 @@ async def test_with_keys_the_sdk_client_still_works_and_urls_carry_the_system_ke
 # --------------------------------------------------------------------------------------------
 
 
-async def test_empty_route_prefix_and_hub_from_setting(make_host: Any) -> None:
-    host = await make_host(load_app(FIXTURES / "prefix_app"))
+async def test_empty_route_prefix_and_hub_from_setting(
+    make_host: Any, app_loader: AppLoader
+) -> None:
+    host = await make_host(app_loader(PREFIX_APP))
     assert host.runtime.hub_name == "PrefixHub"
     response = await host.client.get("/hello/Ann")
     assert response.status == 200

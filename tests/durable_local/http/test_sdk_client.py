@@ -7,8 +7,7 @@ import json
 from typing import Any
 
 from durable_local.model import RuntimeStatus
-
-from .conftest import Host
+from tests.helpers.host import Host
 
 
 async def op(host: Host, op_name: str, target: str | None = None, **body: Any) -> Any:

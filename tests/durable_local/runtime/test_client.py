@@ -1,20 +1,15 @@
-"""Runtime behaviour through ``DurableRuntime`` with real SDK orchestrators (fixture_app.py),
+"""Runtime behaviour through ``DurableRuntime`` with real SDK orchestrators (runtime_app.py),
 a ManualClock and an in-memory SQLite store (issue 2: "Must behave as the real host does" and
 "Errors")."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
-from durable_local.clock import ManualClock
 from durable_local.errors import (
     BadRequest,
     DurableError,
@@ -24,60 +19,10 @@ from durable_local.errors import (
     InvalidOperation,
 )
 from durable_local.model import EventType, QueryFilter, RuntimeStatus, parse_time
-from durable_local.runtime import DurableRuntime
-from durable_local.store.sqlite import SqliteStore
-
-from . import fixture_app
+from tests.fixture_apps import runtime_app
+from tests.helpers.runtime import Harness, of_type
 
 ET = EventType
-
-
-@dataclass
-class Harness:
-    rt: DurableRuntime
-    clock: ManualClock
-
-    async def start(self, name: str, value: Any = None, instance_id: str | None = None) -> str:
-        """Start as the SDK client does: the input is sent as its JSON text (spec §4.3)."""
-        return await self.rt.start_new(name, sdk_input(value), instance_id)
-
-    async def run(self, name: str, value: Any = None, instance_id: str | None = None) -> str:
-        iid = await self.start(name, value, instance_id)
-        await self.rt.wait_idle()
-        return iid
-
-    async def status(self, iid: str, **flags: bool) -> dict[str, Any]:
-        return await self.rt.get_status(iid, **flags)
-
-    async def advance(self, delta: timedelta) -> None:
-        self.clock.advance(delta)
-        await self.rt.wait_idle()
-
-    def history(self, iid: str) -> list[dict[str, Any]]:
-        return [json.loads(text) for text in self.rt.store.load_history(iid)]
-
-    def types(self, iid: str) -> list[int]:
-        return [e["EventType"] for e in self.history(iid)]
-
-
-def sdk_input(value: Any) -> str | None:
-    """What DurableOrchestrationClient.start_new sends: df_dumps(value), or nothing for None."""
-    return None if value is None else json.dumps(value)
-
-
-@pytest.fixture
-async def h() -> AsyncIterator[Harness]:
-    fixture_app.reset()
-    clock = ManualClock()
-    runtime = DurableRuntime(fixture_app.registry(), SqliteStore(":memory:"), clock)
-    async with runtime:
-        yield Harness(runtime, clock)
-    fixture_app.reset()
-    runtime.store.close()
-
-
-def of_type(events: list[dict[str, Any]], kind: EventType) -> list[dict[str, Any]]:
-    return [e for e in events if e["EventType"] == kind]
 
 
 # -- basics, episodes, history --------------------------------------------------------------------
@@ -87,7 +32,7 @@ async def test_chain_of_sync_and_async_activities(h: Harness) -> None:
     assert status["runtimeStatus"] == "Completed"
     assert status["output"] == ["Hello Tokyo!", "Hi Hello Tokyo!!"]
     assert status["name"] == "chain" and status["instanceId"] == iid
-    assert fixture_app.CALLS == {"hello": 1, "hello_async": 1}
+    assert runtime_app.CALLS == {"hello": 1, "hello_async": 1}
     # canonical episode shape (spec §2.2)
     assert h.types(iid) == [
         ET.ORCHESTRATOR_STARTED,
@@ -123,7 +68,7 @@ async def test_orchestrator_sees_full_history_with_is_played(h: Harness) -> None
     assert status["runtimeStatus"] == "Completed"
     # last episode: resumed from played history, the final completion is new
     assert status["output"] == [True, True, False]
-    calls = fixture_app.SEEN_HISTORIES[iid]
+    calls = runtime_app.SEEN_HISTORIES[iid]
     assert len(calls) == 3  # one invocation per episode
     os_ = int(ET.ORCHESTRATOR_STARTED)
     assert calls[0] == [(os_, False), (int(ET.EXECUTION_STARTED), False)]
@@ -154,51 +99,6 @@ async def test_orchestrator_sees_full_history_with_is_played(h: Harness) -> None
         False,
         False,
     ]
-
-
-async def test_pending_messages_are_batched_into_one_episode(h: Harness) -> None:
-    iid = "batch-1"
-    gate = threading.Event()
-    entered = threading.Event()
-    fixture_app.ORCHESTRATOR_GATES[iid] = gate
-    fixture_app.ORCHESTRATOR_ENTERED[iid] = entered
-    await h.start("gated_events", None, iid)
-    assert await asyncio.to_thread(entered.wait, 10)
-    # the first episode is running (blocked): these three wait for the next one
-    for name, value in (("C", 3), ("A", 1), ("B", 2)):
-        await h.rt.raise_event(iid, name, value)
-    gate.set()
-    await h.rt.wait_idle()
-    status = await h.status(iid)
-    assert status["runtimeStatus"] == "Completed"
-    assert status["output"] == [1, 2, 3]
-    assert h.types(iid) == [
-        ET.ORCHESTRATOR_STARTED,
-        ET.EXECUTION_STARTED,
-        ET.ORCHESTRATOR_COMPLETED,
-        ET.ORCHESTRATOR_STARTED,
-        ET.EVENT_RAISED,
-        ET.EVENT_RAISED,
-        ET.EVENT_RAISED,
-        ET.EXECUTION_COMPLETED,
-        ET.ORCHESTRATOR_COMPLETED,
-    ]
-    # in arrival order
-    assert [e["Name"] for e in of_type(h.history(iid), ET.EVENT_RAISED)] == ["C", "A", "B"]
-
-
-async def test_completions_arriving_together_share_an_episode(h: Harness) -> None:
-    iid = await h.run("fan_out", 5)
-    status = await h.status(iid)
-    assert status["runtimeStatus"] == "Completed"
-    assert status["output"]["sum"] == 10
-    assert status["output"]["any"] in ("Hello p!", "Hi q!")
-    events = h.history(iid)
-    assert sorted(e["EventId"] for e in of_type(events, ET.TASK_SCHEDULED)) == list(range(7))
-    completed = sorted(e["TaskScheduledId"] for e in of_type(events, ET.TASK_COMPLETED))
-    assert completed == list(range(7))
-    # never more episodes than messages: 1 start + at most 7 completions
-    assert len(of_type(events, ET.ORCHESTRATOR_STARTED)) <= 8
 
 
 async def test_sequence_ids_across_kinds(h: Harness) -> None:
@@ -290,7 +190,7 @@ async def test_orchestrator_exception_fails_with_host_message(h: Harness) -> Non
     assert status["runtimeStatus"] == "Failed"
     assert status["output"] == "Orchestrator function 'raiser' failed: nope"
     # the actions in $OutOfProcData$ were processed: the activity before the raise ran once
-    assert fixture_app.CALLS == {"hello": 1}
+    assert runtime_app.CALLS == {"hello": 1}
     rows = status["historyEvents"]
     assert rows[-1]["EventType"] == "ExecutionCompleted"
     assert rows[-1]["OrchestrationStatus"] == "Failed"
@@ -300,7 +200,7 @@ async def test_orchestrator_exception_fails_with_host_message(h: Harness) -> Non
 async def test_non_determinism_fails_with_clear_reason(h: Harness) -> None:
     iid = await h.run("shifty")
     assert (await h.status(iid))["runtimeStatus"] == "Running"
-    fixture_app.ACTIVITY_NAME["shifty"] = "hello_async"  # "a code change" mid-flight
+    runtime_app.ACTIVITY_NAME["shifty"] = "hello_async"  # "a code change" mid-flight
     await h.rt.raise_event(iid, "E", 1)
     await h.rt.wait_idle()
     status = await h.status(iid)
@@ -499,7 +399,7 @@ async def test_activity_retry_exhaustion_ends_with_immediate_timer(h: Harness) -
         "Orchestrator function 'retry_activity' failed: "
         "Activity function 'fail_always' failed:  ValueError: boom"
     )
-    assert fixture_app.CALLS["fail_always"] == 2
+    assert runtime_app.CALLS["fail_always"] == 2
     events = h.history(iid)
     assert [e["EventId"] for e in of_type(events, ET.TASK_SCHEDULED)] == [0, 2]
     first_timer, final_timer = of_type(events, ET.TIMER_CREATED)
@@ -631,7 +531,7 @@ async def test_suspend_and_resume(h: Harness) -> None:
     with pytest.raises(InvalidOperation):
         await h.rt.suspend(iid, "twice")
     # the running activity finishes and an event arrives while suspended
-    fixture_app.ACTIVITY_GATES.setdefault("s1", threading.Event()).set()
+    runtime_app.ACTIVITY_GATES.setdefault("s1", threading.Event()).set()
     await h.rt.raise_event(iid, "E", "while-suspended")
     await h.rt.wait_idle()
     status = await h.status(iid)
@@ -642,7 +542,7 @@ async def test_suspend_and_resume(h: Harness) -> None:
     assert [e["Reason"] for e in of_type(events, ET.EXECUTION_SUSPENDED)] == ["hold on"]
     # what arrives while suspended is recorded in history at once, as DTFx does
     assert [e["Input"] for e in of_type(events, ET.EVENT_RAISED)] == ['"while-suspended"']
-    assert fixture_app.CALLS.get("hello") is None
+    assert runtime_app.CALLS.get("hello") is None
 
     await h.rt.resume(iid, "go on")
     await h.rt.wait_idle()
@@ -682,8 +582,8 @@ async def test_rewind_a_failed_instance(h: Harness) -> None:
     assert status["runtimeStatus"] == "Completed"
     assert status["output"] == ["Hello one!", {"key": "rw:2", "attempts": 2}]
     # the successful first activity was not run again
-    assert fixture_app.CALLS["hello"] == 1
-    assert fixture_app.CALLS["flaky:rw:2"] == 2
+    assert runtime_app.CALLS["hello"] == 1
+    assert runtime_app.CALLS["flaky:rw:2"] == 2
     with pytest.raises(InstanceGone):
         await h.rt.rewind(iid)
 
@@ -958,7 +858,7 @@ async def test_late_activity_result_does_not_touch_a_terminated_instance(h: Harn
     await h.rt.wait_for_status(iid, RuntimeStatus.TERMINATED)
     before = await h.status(iid, show_history=True)
     h.clock.advance(timedelta(minutes=1))
-    fixture_app.ACTIVITY_GATES.setdefault("late", threading.Event()).set()  # it finishes now
+    runtime_app.ACTIVITY_GATES.setdefault("late", threading.Event()).set()  # it finishes now
     await h.rt.wait_idle()
     after = await h.status(iid, show_history=True)
     # the result is discarded: same status, output, history and lastUpdatedTime
@@ -1009,4 +909,4 @@ async def test_rewind_rewinds_failed_children(h: Harness) -> None:
         status = await h.status(instance)
         assert status["runtimeStatus"] == "Completed", instance
         assert status["output"] == {"key": "child:2", "attempts": 2}
-    assert fixture_app.CALLS["flaky:child:2"] == 2
+    assert runtime_app.CALLS["flaky:child:2"] == 2

@@ -19,8 +19,7 @@ import pytest
 
 from durable_local.model import EventType, RuntimeStatus
 from durable_local.store.sqlite import SqliteStore
-
-from . import crash_worker
+from tests.fixture_apps import crash_worker
 
 WORKER = Path(crash_worker.__file__)
 INSTANCES = 30

@@ -1,7 +1,8 @@
-"""The language worker (durable_local.worker): user code in a child process, or in host threads.
+"""The process worker (durable_local.worker): user code in a child process.
 
 Through real code only: ``ProcessWorker`` spawns ``python -m durable_local.worker`` on the app in
-``worker_app/``, which the test process also loads (the dispatcher needs the host's registry).
+``tests/fixture_apps/worker_app/``, which the test process also loads (the dispatcher needs the
+host's registry).
 What is checked is what a user would notice: where code runs, what comes back, that a crashed
 worker is restarted and its activities run again, that a broken app is reported at start, and
 that stopping does not wait for user code.
@@ -13,135 +14,33 @@ import asyncio
 import json
 import logging
 import os
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from durable_local.clock import SystemClock
-from durable_local.engine import events as ev
-from durable_local.engine.episode import build_context_json, parse_sdk_output
-from durable_local.invoker import ActivityCall, ActivityOutcome
-from durable_local.loader import LoadedApp, load_app
+from durable_local.engine.episode import parse_sdk_output
+from durable_local.invoker import ActivityCall
+from durable_local.loader import LoadedApp
 from durable_local.model import RuntimeStatus
-from durable_local.registry import OrchestratorFunction
 from durable_local.runtime import DurableRuntime
 from durable_local.store.sqlite import SqliteStore
 from durable_local.worker import (
-    FrameBuffer,
     InProcessWorker,
     LanguageWorker,
     ProcessWorker,
     WorkerError,
-    frame,
-    pinned_to,
-    split_cpus,
 )
-
-APP_DIR = Path(__file__).parent / "worker_app"
-WAIT = 10.0  # seconds any single outcome may take before the test fails
+from tests.helpers.worker import WAIT, Outcomes, first_episode, orchestrator, wait_until_gone
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module")
-def loaded() -> Iterator[LoadedApp]:
-    """The app as the host loads it; what loading changes in this process is undone after."""
-    environ, cwd, path = dict(os.environ), os.getcwd(), list(sys.path)
-    previous = sys.modules.get("function_app")
-    try:
-        yield load_app(APP_DIR)
-    finally:
-        os.environ.clear()
-        os.environ.update(environ)
-        os.chdir(cwd)
-        sys.path[:] = path
-        if previous is not None:
-            sys.modules["function_app"] = previous
-        else:
-            sys.modules.pop("function_app", None)
-
-
-class Outcomes:
-    """The ``on_results`` callback: collects activity outcomes by key, each exactly once."""
-
-    def __init__(self) -> None:
-        self.by_key: dict[int, ActivityOutcome] = {}
-        self._arrived = asyncio.Event()
-
-    def __call__(self, batch: list[ActivityOutcome]) -> None:
-        for outcome in batch:
-            assert outcome.key not in self.by_key, f"outcome {outcome.key} delivered twice"
-            self.by_key[outcome.key] = outcome
-        self._arrived.set()
-
-    async def wait_for(self, *keys: int, timeout: float = WAIT) -> list[ActivityOutcome]:
-        async with asyncio.timeout(timeout):
-            while not all(key in self.by_key for key in keys):
-                self._arrived.clear()
-                await self._arrived.wait()
-        return [self.by_key[key] for key in keys]
-
-
-@pytest.fixture
-async def process_worker(loaded: LoadedApp) -> AsyncIterator[tuple[ProcessWorker, Outcomes]]:
-    worker = ProcessWorker(str(APP_DIR), max_activities=4, restart_delay=0.1)
-    outcomes = Outcomes()
-    await worker.start(outcomes)
-    try:
-        yield worker, outcomes
-    finally:
-        await worker.stop()
-
-
-def first_episode(name: str, input_value: Any, instance_id: str = "worker-test") -> str:
-    """The trigger payload of an instance's first episode (input sent as the SDK client does)."""
-    now = datetime.now(UTC)
-    input_json = json.dumps(json.dumps(input_value))  # the client's text, stored as a JSON string
-    return build_context_json(
-        past_event_texts=[],
-        new_events=[
-            ev.new_orchestrator_started(now),
-            ev.new_execution_started(
-                now,
-                instance_id=instance_id,
-                execution_id="e1",
-                name=name,
-                input_json=input_json,
-            ),
-        ],
-        input_json=input_json,
-        instance_id=instance_id,
-        parent_instance_id=None,
-        is_replaying=False,
-    )
-
-
-async def wait_until_gone(pid: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"process {pid} is still alive {timeout} s after stop()")
-        await asyncio.sleep(0.02)
 
 
 # --------------------------------------------------------------------------------------------
 # ProcessWorker on its own
 # --------------------------------------------------------------------------------------------
-
-
-def orchestrator(loaded: LoadedApp, name: str) -> OrchestratorFunction:
-    function = loaded.registry.orchestrator(name)
-    assert function is not None, name
-    return function
 
 
 async def test_user_code_runs_in_the_child_process(
@@ -253,52 +152,6 @@ async def test_thousands_of_activities_each_give_one_outcome(
     results = await outcomes.wait_for(*keys)
     assert [outcome.result_json for outcome in results] == [str(2 * key) for key in keys]
     assert len(outcomes.by_key) == 3000  # none twice (Outcomes checks), none extra
-
-
-def test_frames_are_reassembled_from_any_split_of_the_stream() -> None:
-    messages = [("batch", [("act", (1, "2", None))]), ("ready", 42), ("orch", 7, "é" * 70_000)]
-    stream = b"".join(frame(message) for message in messages)
-
-    one_by_one = FrameBuffer()
-    got = [message for i in range(len(stream)) for message in one_by_one.feed(stream[i : i + 1])]
-    assert got == messages
-    assert FrameBuffer().feed(stream) == messages  # several in one read
-    halves = FrameBuffer()
-    assert halves.feed(stream[:10]) == []  # a header and a piece: nothing yet
-    assert halves.feed(stream[10:]) == messages
-
-
-@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
-async def test_the_worker_runs_on_the_cpus_it_is_given(loaded: LoadedApp) -> None:
-    cpu = max(os.sched_getaffinity(0))
-    worker = ProcessWorker(str(APP_DIR), cpus={cpu})
-    outcomes = Outcomes()
-    await worker.start(outcomes)
-    try:
-        assert worker.pid is not None
-        worker.submit_activities([ActivityCall(1, "double", "2")])  # its threads are running
-        await outcomes.wait_for(1)
-        threads = list(Path(f"/proc/{worker.pid}/task").iterdir())
-        assert len(threads) > 3
-        assert all(os.sched_getaffinity(int(task.name)) == {cpu} for task in threads)
-    finally:
-        await worker.stop()
-
-
-@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
-def test_a_cpu_split_gives_the_host_one_cpu_and_the_worker_the_rest() -> None:
-    everything = os.sched_getaffinity(0)
-    split = split_cpus()
-    if len(everything) < 2:
-        assert split is None
-        return
-    assert split is not None
-    assert split.host in everything
-    assert split.worker == everything - {split.host}
-    with pinned_to(split.host):
-        assert os.sched_getaffinity(0) == {split.host}
-        assert split_cpus() is None  # one CPU left: nothing to split
-    assert os.sched_getaffinity(0) == everything  # given back
 
 
 async def test_a_broken_app_fails_start_with_the_reason(tmp_path: Path) -> None:
@@ -482,36 +335,3 @@ async def test_an_orchestration_survives_a_worker_crash(
     assert marker.read_text() == str(first_pid)
     assert worker.restarts == 1
     assert "the worker process exited (code 3)" in caplog.text
-
-
-# --------------------------------------------------------------------------------------------
-# InProcessWorker
-# --------------------------------------------------------------------------------------------
-
-
-async def test_in_process_worker_runs_activities_in_the_host_and_cancels_async_ones_on_stop(
-    loaded: LoadedApp,
-) -> None:
-    events: list[str] = loaded.module.EVENTS
-    events.clear()
-    worker = InProcessWorker(loaded.registry, max_activities=2, app_dir=str(loaded.app_dir))
-    outcomes = Outcomes()
-    await worker.start(outcomes)
-    assert worker.shares_host_process
-    worker.submit_activities(
-        [ActivityCall(1, "whoami", None), ActivityCall(2, "async_sleepy", "30")]
-    )
-    [here] = await outcomes.wait_for(1)
-    assert here.result_json == str(os.getpid())
-    async with asyncio.timeout(WAIT):
-        while events != ["started"]:
-            await asyncio.sleep(0.01)
-
-    await worker.stop()
-
-    async with asyncio.timeout(WAIT):
-        while events != ["started", "cancelled"]:
-            await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)  # an outcome from the stopped worker would arrive by now
-    assert set(outcomes.by_key) == {1}
-    assert asyncio.all_tasks() == {asyncio.current_task()}  # nothing left for the loop to destroy

@@ -1,4 +1,4 @@
-"""The language worker tests' function app (tests/runtime/test_worker.py), loaded by path.
+"""The language worker tests' function app (tests/durable_local/worker/), loaded by path.
 
 Activities report where they ran (``whoami``), fail (``boom``), crash their own process once
 (``die_once``), block (``sleepy``, ``async_sleepy``); orchestrators chain and fan out over them,

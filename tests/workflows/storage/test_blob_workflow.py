@@ -33,13 +33,13 @@ from workflows.blob_store import AccountKeySigner, BlobPackageStore, parse_conne
 from workflows.contracts import ACK_EVENT, BUILD_DEVICE_PACKAGE, DEVICE_PROVISIONING
 from workflows.package_store import set_package_store
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 _functions: dict[str, Any] | None = None
 
 
 def app_functions() -> dict[str, Any]:
     """A private copy of function_app.py's functions (a DFApp indexes its functions only once,
-    and tests/app indexes the imported ``function_app`` module)."""
+    and tests/workflows indexes the imported ``function_app`` module)."""
     global _functions
     if _functions is None:
         spec = importlib.util.spec_from_file_location(
