@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from durable_local.http.durable_api import parse_bool
 from durable_local.model import RuntimeStatus
 from tests.helpers.host import Host
 
@@ -594,3 +595,19 @@ async def test_malformed_requests_get_json_answers(
     if text:
         json.loads(text)
     assert (await host.client.get("/admin/host/status")).status == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "default", "expected"),
+    [
+        ("true", False, True),
+        (" TRUE ", False, True),
+        ("False", True, False),
+        ("1", True, True),
+        ("yes", False, False),
+        (None, True, True),
+    ],
+)
+def test_bool_parsing_is_dotnet_tryparse(text: str | None, default: bool, expected: bool) -> None:
+    query = {} if text is None else {"flag": text}
+    assert parse_bool(query, "Flag", default) is expected

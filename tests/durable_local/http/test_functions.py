@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import azure.functions as func
 import pytest
 from yarl import URL
 
 from durable_local.http import HostKeys
+from durable_local.invoker_http import HttpFunctionError, to_http_result
 from tests.fixture_apps import PREFIX_APP
 from tests.helpers.apps import AppLoader
 from tests.helpers.host import Host
@@ -202,3 +204,21 @@ async def test_empty_route_prefix_and_hub_from_setting(
     listing = await host.client.get("/runtime/webhooks/durabletask/instances?taskHub=PREFIXHUB")
     assert listing.status == 200
     assert len(await listing.json()) == 1
+
+
+def test_response_conversion() -> None:
+    result = to_http_result(
+        "f", func.HttpResponse(b"{}", status_code=418, mimetype="application/json")
+    )
+    assert (result.status, result.body) == (418, b"{}")
+    assert ("Content-Type", "application/json") in result.headers
+    explicit = to_http_result(
+        "f", func.HttpResponse("x", headers={"Content-Type": "text/csv", "X-A": "1"})
+    )
+    assert [h for h in explicit.headers if h[0].lower() == "content-type"] == [
+        ("Content-Type", "text/csv")
+    ]
+    assert to_http_result("f", None).status == 204
+    assert to_http_result("f", "hi").body == b"hi"
+    with pytest.raises(HttpFunctionError, match="returned dict"):
+        to_http_result("f", {"a": 1})
