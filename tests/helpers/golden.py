@@ -1,8 +1,9 @@
 """Golden histories: scenarios on the golden app (tests/fixture_apps/golden_app.py), their
 recording on the runtime, and their replay episode by episode through the SDK and the engine.
 
-Recordings use fixed execution ids (``fixed_execution_id``: derived from the instance id), so
-recording again gives the same files. Regenerate after a deliberate change with
+Recordings use fixed execution ids (``fixed_execution_id``: derived from the instance id),
+tracebacks with paths relative to the checkout, and activities one at a time, so recording again
+gives the same files. Regenerate after a deliberate change with
 ``UPDATE_GOLDEN=1 python -m pytest tests/durable_local/engine/orchestration/test_golden.py`` or
 ``python -m tests.helpers.golden``.
 """

@@ -2,10 +2,9 @@
 
 Through real code only: ``ProcessWorker`` spawns ``python -m durable_local.worker`` on the app in
 ``tests/fixture_apps/worker_app/``, which the test process also loads (the dispatcher needs the
-host's registry).
-What is checked is what a user would notice: where code runs, what comes back, that a crashed
-worker is restarted and its activities run again, that a broken app is reported at start, and
-that stopping does not wait for user code.
+host's registry). What is checked is what a user would notice: where code runs, what comes back,
+that a crashed worker is restarted and its activities run again, that a broken app is reported at
+start, that stopping does not wait for user code, and that the runtime runs on either worker.
 """
 
 from __future__ import annotations
