@@ -2,8 +2,8 @@
 
 The devices download their package through the SAS URL from the child's custom status, check
 the digest and ack with it; a device handed a tampered SAS is refused by storage (403) and acks
-``ok: false``. (Expired SAS are covered in tests/storage/test_blob_workflow.py, where the
-package store's clock can be set back: here the SAS lives as long as the ack window, so a
+``ok: false``. (Expired SAS are covered in tests/workflows/storage/test_blob_workflow.py, where
+the package store's clock can be set back: here the SAS lives as long as the ack window, so a
 device that waited for its expiry would also miss the ack deadline.)
 """
 
