@@ -14,7 +14,6 @@ The user functions are ``async def`` because the SDK's client middleware awaits 
 # The durable SDK ships without type information, so its decorators are untyped to mypy.
 # mypy: allow-untyped-decorators
 
-import json
 import os
 from collections.abc import Callable
 
@@ -30,6 +29,7 @@ from workflows.contracts import (
     device_child_prefix,
     inventory_sync_id,
 )
+from workflows.http_json import json_response, request_base_url
 from workflows.settings import AppSettings, SettingsError, load_settings
 from workflows.validation import (
     ValidationError,
@@ -61,12 +61,6 @@ AUTH_LEVEL = _auth_level()
 bp = df.Blueprint(http_auth_level=AUTH_LEVEL)
 
 
-def json_response(payload: object, status_code: int) -> func.HttpResponse:
-    return func.HttpResponse(
-        json.dumps(payload), status_code=status_code, mimetype="application/json"
-    )
-
-
 def _describe_children(instance_id: str, spec: ParentInput) -> dict[str, object]:
     if spec["mode"] == "sync":
         return {
@@ -83,6 +77,7 @@ async def _start(
     req: func.HttpRequest,
     client: df.DurableOrchestrationClient,
     parse: Callable[[bytes, AppSettings], ParentInput],
+    route: str,
 ) -> func.HttpResponse:
     try:
         settings = load_settings()
@@ -94,6 +89,10 @@ async def _start(
         orchestrator_input = parse(req.get_body(), settings)
     except ValidationError as error:
         return json_response(error.to_json(), 400)
+    base_url = request_base_url(req.url, route)
+    if base_url is not None:
+        # The ack links' base when ACK_BASE_URL and WEBSITE_HOSTNAME are unset (local hosts).
+        orchestrator_input["ackBaseUrl"] = base_url
 
     if instance_id is not None:
         conflict = await _conflict(client, instance_id)
@@ -148,7 +147,10 @@ async def start_sub_orchestration(
 ) -> func.HttpResponse:
     """Start the sync workflow (customer sync, then inventory sync)."""
     return await _start(
-        req, client, lambda body, settings: parse_sync_request(body, settings.ack_timeout_seconds)
+        req,
+        client,
+        lambda body, settings: parse_sync_request(body, settings.ack_timeout_seconds),
+        "start-sub-orchestration",
     )
 
 
@@ -164,4 +166,5 @@ async def provision_devices(
         lambda body, settings: parse_devices_request(
             body, settings.ack_timeout_seconds, settings.max_devices_per_run
         ),
+        "provision-devices",
     )

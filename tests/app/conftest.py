@@ -15,6 +15,7 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from workflows import settings as app_settings  # noqa: E402
+from workflows.consumers import set_notifier  # noqa: E402
 from workflows.package_store import InMemoryPackageStore, set_package_store  # noqa: E402
 
 _functions: dict[str, Any] | None = None
@@ -41,12 +42,26 @@ def user_function(functions: dict[str, Any]) -> Callable[[str], Any]:
     return lambda name: functions[name].get_user_function()
 
 
+#: The ack-link signing key of the app tests (any 32+ characters will do).
+TEST_ACK_KEY = "test-ack-signing-key-0123456789abcdef"
+TEST_ACK_BASE_URL = "http://localhost:7071/api"
+
+
 @pytest.fixture(autouse=True)
 def clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts from the documented defaults, whatever the shell exports."""
+    """Every test starts from the documented defaults, whatever the shell exports, with an
+    ack-link key, links on ``TEST_ACK_BASE_URL`` and notifications by log line."""
     for name in app_settings.DEFAULTS:
         monkeypatch.delenv(name, raising=False)
+    for name in (app_settings.ACK_SIGNING_KEY, app_settings.ACK_SIGNING_KEY_PREVIOUS):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("WEBSITE_HOSTNAME", raising=False)
+    monkeypatch.setenv(app_settings.ACK_SIGNING_KEY, TEST_ACK_KEY)
+    monkeypatch.setenv(app_settings.ACK_BASE_URL, TEST_ACK_BASE_URL)
+    monkeypatch.setenv(app_settings.NOTIFIER, "log")
+    set_notifier(None)
     yield
+    set_notifier(None)
 
 
 @pytest.fixture

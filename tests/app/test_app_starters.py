@@ -189,6 +189,8 @@ async def test_sync_start_with_defaults_answers_202_check_status(
         "customerSegment": "enterprise",
         "skus": ["SKU-100", "SKU-200"],
         "ackTimeoutSeconds": 900,
+        # where the starter was called: the ack links' base when no setting names one
+        "ackBaseUrl": "http://localhost:7071/api",
     }
     # No instanceId given: nothing to look up first.
     assert not [r for r in fake.requests if r["method"] == "GET"]
@@ -223,6 +225,7 @@ async def test_devices_start_passes_ids_and_ack_timeout(
         "mode": "devices",
         "deviceIds": ["dev-1", "dev-2"],
         "ackTimeoutSeconds": 30,
+        "ackBaseUrl": "http://localhost:7071/api",
     }
 
 
@@ -236,7 +239,11 @@ async def test_devices_start_without_ids_uses_configuration_and_setting_timeout(
     answer = await call(user_function, DEVICES, url, b"{}")
     assert answer.status == 202
     [start] = fake.starts()
-    assert json.loads(json.loads(start["body"])) == {"mode": "devices", "ackTimeoutSeconds": 45}
+    assert json.loads(json.loads(start["body"])) == {
+        "mode": "devices",
+        "ackTimeoutSeconds": 45,
+        "ackBaseUrl": "http://localhost:7071/api",
+    }
 
 
 # ---- 409: the singleton rule ----------------------------------------------------------------
