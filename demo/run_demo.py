@@ -30,7 +30,7 @@ from typing import Any
 
 import aiohttp
 
-from demo.azurite import AzuriteBlob, AzuriteError, azurite_installed
+from demo.azurite import Azurite, AzuriteError, azurite_installed
 from demo.durable_client import ACK_EVENT, DurableClient
 from demo.host_process import LocalHost
 
@@ -226,7 +226,7 @@ def print_outputs(sync: dict[str, Any], devices: dict[str, Any]) -> None:
         )
 
 
-def package_settings(store: str, workdir: Path) -> tuple[dict[str, str], AzuriteBlob | None]:
+def package_settings(store: str, workdir: Path) -> tuple[dict[str, str], Azurite | None]:
     """App settings for the package store; starts Azurite for ``blob`` (``auto``: if installed)."""
     if store == "auto":
         store = "blob" if azurite_installed() else "memory"
@@ -234,7 +234,7 @@ def package_settings(store: str, workdir: Path) -> tuple[dict[str, str], Azurite
             _print("Azurite is not installed (npm install): packages stay in worker memory.")
     if store == "memory":
         return {"PACKAGE_STORE": "memory"}, None
-    azurite = AzuriteBlob(workdir / "azurite")
+    azurite = Azurite(workdir / "azurite")
     _print("Starting Azurite (blob service) ...")
     endpoint = azurite.start()
     _print(f"Azurite is serving blobs on {endpoint}")

@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # `pytest` without `python -m` does not add the root
     sys.path.insert(0, str(REPO_ROOT))
 
-from demo.azurite import AzuriteBlob, azurite_installed  # noqa: E402
+from demo.azurite import Azurite, azurite_installed  # noqa: E402
 from demo.durable_client import DurableClient  # noqa: E402
 from demo.host_process import LocalHost  # noqa: E402
 
@@ -43,12 +43,12 @@ def start_host(tmp: Path, **settings: str) -> LocalHost:
 
 
 @pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob | None]:
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite | None]:
     """A private Azurite (free port, temporary data) for the session; None without npm install."""
     if not azurite_installed():
         yield None
         return
-    emulator = AzuriteBlob(tmp_path_factory.mktemp("azurite"))
+    emulator = Azurite(tmp_path_factory.mktemp("azurite"))
     emulator.start()
     try:
         yield emulator
@@ -56,7 +56,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob | 
         emulator.stop()
 
 
-def blob_settings(azurite: AzuriteBlob | None) -> dict[str, str]:
+def blob_settings(azurite: Azurite | None) -> dict[str, str]:
     """The app's default package store (blob, SAS URLs) on ``azurite``; memory without it."""
     if azurite is None:
         return {}
@@ -64,9 +64,7 @@ def blob_settings(azurite: AzuriteBlob | None) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def host(
-    tmp_path_factory: pytest.TempPathFactory, azurite: AzuriteBlob | None
-) -> Iterator[LocalHost]:
+def host(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite | None) -> Iterator[LocalHost]:
     """One durable-local process per test module; packages on Azurite when it is installed."""
     running = start_host(tmp_path_factory.mktemp("durable-local"), **blob_settings(azurite))
     try:

@@ -17,14 +17,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from demo.azurite import AzuriteBlob
+from demo.azurite import Azurite
 from demo.durable_client import DurableClient
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(autouse=True)
-def needs_azurite(azurite: AzuriteBlob | None) -> None:
+def needs_azurite(azurite: Azurite | None) -> None:
     if azurite is None:
         pytest.skip("Azurite is not installed (node_modules/.bin/azurite-blob): run `npm install`")
 
@@ -55,7 +55,7 @@ async def device(client: DurableClient, child_id: str, tamper: bool = False) -> 
 
 
 async def test_devices_download_through_sas_and_a_tampered_sas_is_refused(
-    client: DurableClient, azurite: AzuriteBlob
+    client: DurableClient, azurite: Azurite
 ) -> None:
     parent = f"sas-{uuid.uuid4().hex[:10]}"
     response = await client.start_devices(
