@@ -18,8 +18,11 @@ from typing import Any
 
 import pytest
 
-from demo.durable_client import DurableClient
+from demo.durable_client import DurableClient, with_key
 from demo.host_process import LocalHost
+from demo.target import RemoteTarget
+
+from .conftest import REMOTE
 
 API = "/runtime/webhooks/durabletask"
 JSON = {"Content-Type": "application/json"}
@@ -160,6 +163,8 @@ CASES: list[Case] = [
 
 
 def _http(base: str, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
+    if REMOTE is not None:
+        path = with_key(path, REMOTE.function_key, REMOTE.system_key)
     request = urllib.request.Request(base + path, data=body, method=method, headers=JSON)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -170,7 +175,7 @@ def _http(base: str, method: str, path: str, body: bytes | None = None) -> tuple
 
 
 @pytest.fixture(scope="module")
-def targets(host: LocalHost) -> Iterator[dict[str, str]]:
+def targets(host: LocalHost | RemoteTarget) -> Iterator[dict[str, str]]:
     """A running parent (long ack window) and a finished (terminated) one."""
     status, running = _http(host.base_url, "POST", SYNC, b"{}")
     assert status == 202
@@ -193,6 +198,11 @@ def test_there_are_at_least_forty_cases() -> None:
 async def test_malformed_request_gets_its_documented_4xx(
     case: Case, client: DurableClient, targets: dict[str, str]
 ) -> None:
+    if REMOTE is not None and case.shape != "app":
+        pytest.skip(
+            "durable-local's answer (the extension's error bodies are empty, its body limit "
+            "is the host's); DEVICE_SYNC_HOST_URL points the suite at another host"
+        )
     path = case.path.replace("{running}", targets["running"]).replace("{done}", targets["done"])
     response = await client.request(case.method, path, data=case.body, headers=case.headers)
     assert response.status == case.expected, (case.name, response)
@@ -216,7 +226,7 @@ async def test_unknown_event_on_a_running_instance_is_accepted(
 
 
 async def test_the_runtime_still_serves_afterwards(
-    client: DurableClient, host: LocalHost, targets: dict[str, str]
+    client: DurableClient, host: LocalHost | RemoteTarget, targets: dict[str, str]
 ) -> None:
     assert host.running
     started = await client.start_sync({"ackTimeoutSeconds": 1})
