@@ -64,16 +64,6 @@ class NotificationReader:
         return found
 
 
-async def clear_queue(connection_string: str, queue: str) -> None:
-    """Drop every message on ``queue`` (a test's clean start; the queue may not exist yet)."""
-    async with QueueClient.from_connection_string(connection_string, queue) as q:
-        try:
-            await q.clear_messages()
-        except Exception as error:
-            if "QueueNotFound" not in str(error):
-                raise
-
-
 async def fetch_digest(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
     """(HTTP status, sha256 of the body) of a GET through the package's SAS URL."""
     async with session.get(url) as response:
