@@ -95,11 +95,13 @@ class LogNotifier:
 
     def notify(self, notification: ConsumerNotification) -> DeliveryReceipt:
         _log.info(
-            "package ready for %s: %s (sha256 %s); ack at %s before %s",
+            "package ready for %s: %s (sha256 %s); %s through %s on %s before %s",
             notification.consumer,
             redact_url(notification.package_url),
             notification.sha256,
+            notification.event_name,
             redact_url(notification.ack_url),
+            notification.instance_id,
             notification.ack_deadline,
             parent_instance_id=notification.parent_instance_id,
             instance_id=notification.instance_id,
