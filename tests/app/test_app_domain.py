@@ -133,6 +133,17 @@ def test_settings_defaults() -> None:
     assert settings.pending_device_ids == ()
     assert settings.http_auth_level is func.AuthLevel.FUNCTION
     assert settings.package_base_url == "memory://packages"
+    assert settings.notifier == "queue"
+    assert settings.notification_storage_connection == "AzureWebJobsStorage"
+    assert settings.ack_base_url == ""
+    assert settings.azure_sdk_http_log_level == "WARNING"
+
+
+def test_notification_storage_defaults_to_the_packages_connection() -> None:
+    env = {"PACKAGE_STORAGE_CONNECTION": "PackagesConn"}
+    assert load_settings(env).notification_storage_connection == "PackagesConn"
+    env["NOTIFICATION_STORAGE_CONNECTION"] = "QueuesConn"
+    assert load_settings(env).notification_storage_connection == "QueuesConn"
 
 
 def test_settings_parse_values() -> None:
@@ -163,6 +174,11 @@ def test_settings_parse_values() -> None:
         ("MAX_DEVICES_PER_RUN", "-1"),
         ("PENDING_DEVICE_IDS", "ok-1,not ok"),
         ("HTTP_AUTH_LEVEL", "PUBLIC"),
+        ("NOTIFIER", "email"),
+        ("ACK_BASE_URL", "app.example/api"),
+        ("ACK_BASE_URL", "https://app.example/api?x=1"),
+        ("NOTIFICATION_QUEUE_ACCOUNT_URL", "acct.queue.core.windows.net"),
+        ("AZURE_SDK_HTTP_LOG_LEVEL", "LOUD"),
     ],
 )
 def test_bad_settings_name_the_setting(name: str, value: str) -> None:
