@@ -9,6 +9,7 @@ import azure.functions as func
 import pytest
 
 from workflows.ack import evaluate_ack
+from workflows.http_json import request_base_url
 from workflows.package_store import InMemoryPackageStore
 from workflows.packages import blob_name_for, build_package, package_id_for
 from workflows.settings import SettingsError, load_settings
@@ -220,3 +221,31 @@ def test_in_memory_store_put_is_idempotent() -> None:
     assert store.get("c", "missing") is None
     with pytest.raises(ValueError):
         store.put("c", "x", b"", content_type="text/plain", ttl_seconds=0)
+
+
+# ---- the ack links' base URL ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "route", "base"),
+    [
+        ("http://127.0.0.1:7071/api/provision-devices", "provision-devices", "http://127.0.0.1:7071/api"),
+        ("https://app.net/api/start-sub-orchestration?code=k", "start-sub-orchestration", "https://app.net/api"),
+        ("https://app.net/provision-devices", "provision-devices", "https://app.net"),
+        ("https://app.net/api/other", "provision-devices", None),
+        ("ftp://app.net/api/provision-devices", "provision-devices", None),
+    ],
+)  # fmt: skip
+def test_the_request_base_url_of_a_starter(url: str, route: str, base: str | None) -> None:
+    assert request_base_url(url, route) == base
+
+
+def test_the_parent_input_keeps_a_valid_ack_base_url_and_refuses_others() -> None:
+    spec = parse_parent_input(
+        {"mode": "devices", "ackBaseUrl": "http://h:1/api/"}, default_ack_timeout=60, max_devices=5
+    )
+    assert spec.get("ackBaseUrl") == "http://h:1/api"
+    for bad in ("javascript:alert(1)", "http://h/api?x=1", 5, "http://" + "h" * 600):
+        with pytest.raises(ValidationError) as caught:
+            parse_parent_input({"mode": "sync", "ackBaseUrl": bad}, 60, 5)
+        assert caught.value.field == "ackBaseUrl"
