@@ -65,12 +65,10 @@ async def _acknowledge(
         _log.error("cannot take acks: %s", error)
         return json_response({"error": str(error), "field": error.name}, 500)
     try:
-        claim = verify_token(keys, req.route_params.get("token", ""))
+        claim = verify_token(keys, req.route_params.get("token", ""), ACK_EVENT)
     except AckLinkError as error:
         _log.warning("refused an ack: invalid ack link")
         return json_response({"error": str(error)}, error.http_status)
-    if claim.event_name != ACK_EVENT:
-        return json_response({"error": "invalid ack link"}, 403)
     child = claim.instance_id
     log = _log.bind(instance_id=child)
     if claim.expired(_now()):

@@ -16,7 +16,7 @@ from conftest import PROJECT_ROOT, TEST_ACK_BASE_URL
 
 from workflows.ack_links import load_ack_keys, verify_token
 from workflows.consumers import ConsumerNotification, notification_id_for, set_notifier
-from workflows.contracts import DeliveryReceipt
+from workflows.contracts import ACK_EVENT, DeliveryReceipt
 from workflows.package_store import InMemoryPackageStore
 from workflows.settings import SettingsError
 
@@ -97,7 +97,7 @@ def test_send_hands_the_notification_to_the_notifier(user_function: Callable[[st
     # The link is signed for this child, this event and this deadline, on ACK_BASE_URL.
     prefix = f"{TEST_ACK_BASE_URL}/acks/"
     assert notification.ack_url.startswith(prefix)
-    claim = verify_token(load_ack_keys(), notification.ack_url[len(prefix) :])
+    claim = verify_token(load_ack_keys(), notification.ack_url[len(prefix) :], ACK_EVENT)
     assert claim.instance_id == "run-1:device:dev-1"
     assert claim.event_name == "DownloadCompletedAck"
     assert claim.deadline == datetime(2024, 5, 1, 12, 1, 5, tzinfo=UTC)

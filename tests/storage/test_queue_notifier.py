@@ -99,7 +99,7 @@ def test_one_json_message_per_hand_over_on_the_consumers_queue(
     assert receipt["messageId"] == message.id
     # The ack link in the message is signed for this child and deadline.
     token = body["ackUrl"].removeprefix(f"{TEST_ACK_BASE_URL}/acks/")
-    claim = verify_token(load_ack_keys(), token)
+    claim = verify_token(load_ack_keys(), token, "DownloadCompletedAck")
     assert (claim.instance_id, claim.deadline) == (child, deadline)
     # The message lives until the deadline (the link answers 410 after it anyway).
     assert message.expires_on is not None
