@@ -22,6 +22,7 @@ import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 from azure_functions_logging import get_logger
 
+from workflows.ack_links import load_ack_keys
 from workflows.contracts import (
     PARENT_WORKFLOW,
     ParentInput,
@@ -81,6 +82,9 @@ async def _start(
 ) -> func.HttpResponse:
     try:
         settings = load_settings()
+        # Every run hands out ack links: without a usable key it could build packages but never
+        # tell a consumer, so refuse it here rather than fail each child's send activity.
+        load_ack_keys()
     except SettingsError as error:
         _log.error("cannot start: %s", error)
         return json_response({"error": str(error), "field": error.name}, 500)

@@ -435,3 +435,20 @@ async def test_broken_app_setting_is_a_500_json_error(
     assert answer.status == 500
     assert answer.body["field"] == "ACK_TIMEOUT_SECONDS"
     assert fake.requests == []
+
+
+@pytest.mark.parametrize("starter", [SYNC, DEVICES])
+async def test_no_ack_signing_key_is_a_500_and_starts_nothing(
+    user_function: Callable[[str], Any],
+    rpc: tuple[FakeDurableRpc, str],
+    monkeypatch: pytest.MonkeyPatch,
+    starter: str,
+) -> None:
+    fake, url = rpc
+    monkeypatch.setenv("ACK_SIGNING_KEY", "@Microsoft.KeyVault(SecretUri=https://kv/secrets/k)")
+    answer = await call(user_function, starter, url)
+    assert answer.status == 500
+    assert answer.body["field"] == "ACK_SIGNING_KEY"
+    assert "unresolved Key Vault reference" in answer.body["error"]
+    assert "kv/secrets" not in answer.body["error"]
+    assert fake.requests == []
