@@ -1,13 +1,14 @@
-"""Run Azurite's blob service as a child process: own data folder, loopback, a free port.
+"""Run Azurite (blob and queue services) as a child process: own folder, loopback, free ports.
 
 Used by the storage tests, the end-to-end tests and the demo. The emulator is the one pinned in
-package.json (``npm install`` puts it at ``node_modules/.bin/azurite-blob``). It gets
-``--blobPort 0`` (the OS picks a free port, so parallel runs never collide) and the address is
-read from the "successfully listens on ..." line Azurite prints. ``connection_string`` is what
-the app's ``AzureWebJobsStorage`` (or ``PACKAGE_STORAGE_CONNECTION``) setting should hold.
+package.json (``npm install`` puts it at ``node_modules/.bin/azurite``). It gets ``--blobPort 0
+--queuePort 0 --tablePort 0`` (the OS picks free ports, so parallel runs never collide) and the
+addresses are read from the "... service is successfully listening at ..." lines Azurite
+prints. ``connection_string`` (both endpoints) is what the app's ``AzureWebJobsStorage`` setting
+should hold: packages go to the blob service, consumer notifications to the queue service.
 
-For a long-running emulator on the default port 10000 during local development, use
-``scripts/azurite ensure`` instead.
+For a long-running emulator on the default ports (10000 blob, 10001 queue) during local
+development, use ``scripts/azurite ensure`` instead.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from pathlib import Path
 from typing import IO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-AZURITE_BLOB = REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
+AZURITE_BIN = REPO_ROOT / "node_modules" / ".bin" / "azurite"
 
 DEV_ACCOUNT_NAME = "devstoreaccount1"
 DEV_ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
-_LISTENING = re.compile(r"successfully listens on (http://\S+)")
+_LISTENING = re.compile(r"Azurite (Blob|Queue) service is successfully listening at (http://\S+)")
 
 
 class AzuriteError(RuntimeError):
@@ -36,25 +37,27 @@ class AzuriteError(RuntimeError):
 
 
 def azurite_installed() -> bool:
-    return AZURITE_BLOB.exists()
+    return AZURITE_BIN.exists()
 
 
-def connection_string_for(blob_endpoint: str) -> str:
-    """An account-key connection string for the development account at ``blob_endpoint``."""
+def connection_string_for(blob_endpoint: str, queue_endpoint: str = "") -> str:
+    """An account-key connection string for the development account at these endpoints."""
+    queue = f"QueueEndpoint={queue_endpoint.rstrip('/')};" if queue_endpoint else ""
     return (
         f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT_NAME};"
-        f"AccountKey={DEV_ACCOUNT_KEY};BlobEndpoint={blob_endpoint.rstrip('/')};"
+        f"AccountKey={DEV_ACCOUNT_KEY};BlobEndpoint={blob_endpoint.rstrip('/')};{queue}"
     )
 
 
-class AzuriteBlob:
-    """One ``azurite-blob`` process on ``127.0.0.1``; ``start`` returns the blob endpoint."""
+class Azurite:
+    """One ``azurite`` process on ``127.0.0.1``; ``start`` returns the blob endpoint and sets
+    ``queue_endpoint`` too (its table service runs on a free port, unused)."""
 
-    def __init__(self, location: str | Path, *, port: int = 0) -> None:
+    def __init__(self, location: str | Path) -> None:
         self.location = Path(location)
-        self.port = port
-        self.log_path = self.location / "azurite-blob.log"
+        self.log_path = self.location / "azurite.log"
         self.blob_endpoint = ""
+        self.queue_endpoint = ""
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
 
@@ -62,11 +65,11 @@ class AzuriteBlob:
     def connection_string(self) -> str:
         if not self.blob_endpoint:
             raise AzuriteError("Azurite is not running")
-        return connection_string_for(self.blob_endpoint)
+        return connection_string_for(self.blob_endpoint, self.queue_endpoint)
 
     def start(self, timeout: float = 30.0) -> str:
         if not azurite_installed():
-            raise AzuriteError(f"{AZURITE_BLOB} is missing: run `npm install` in {REPO_ROOT}")
+            raise AzuriteError(f"{AZURITE_BIN} is missing: run `npm install` in {REPO_ROOT}")
         if self.process is not None and self.process.poll() is None:
             raise AzuriteError("Azurite is already running")
         self.location.mkdir(parents=True, exist_ok=True)
@@ -74,11 +77,19 @@ class AzuriteBlob:
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [
-                str(AZURITE_BLOB),
+                str(AZURITE_BIN),
                 "--blobHost",
                 "127.0.0.1",
                 "--blobPort",
-                str(self.port),
+                "0",
+                "--queueHost",
+                "127.0.0.1",
+                "--queuePort",
+                "0",
+                "--tableHost",
+                "127.0.0.1",
+                "--tablePort",
+                "0",
                 "--location",
                 str(self.location),
                 # The Python SDK may speak a newer API version than this Azurite knows.
@@ -95,10 +106,10 @@ class AzuriteBlob:
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            text = self._log_since(offset)
-            found = _LISTENING.search(text)
-            if found:
-                self.blob_endpoint = f"{found.group(1).rstrip('/')}/{DEV_ACCOUNT_NAME}"
+            found = dict(_LISTENING.findall(self._log_since(offset)))
+            if "Blob" in found and "Queue" in found:
+                self.blob_endpoint = f"{found['Blob'].rstrip('/')}/{DEV_ACCOUNT_NAME}"
+                self.queue_endpoint = f"{found['Queue'].rstrip('/')}/{DEV_ACCOUNT_NAME}"
                 return self.blob_endpoint
             if self.process.poll() is not None:
                 break
@@ -128,8 +139,9 @@ class AzuriteBlob:
             self._log_file.close()
             self._log_file = None
         self.blob_endpoint = ""
+        self.queue_endpoint = ""
 
-    def __enter__(self) -> AzuriteBlob:
+    def __enter__(self) -> Azurite:
         self.start()
         return self
 

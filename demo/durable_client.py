@@ -40,10 +40,37 @@ class Response:
         return f"<Response {self.status} {self.text[:300]!r}>"
 
 
+def with_key(path: str, function_key: str, system_key: str) -> str:
+    """``path`` with the key its route needs as ``code`` (none for the ack route)."""
+    key = ""
+    if path.startswith(WEBHOOK):
+        key = system_key
+    elif path.startswith("/api/") and not path.startswith("/api/acks/"):
+        key = function_key
+    if not key or "code=" in path:
+        return path
+    return f"{path}{'&' if '?' in path else '?'}code={quote(key, safe='')}"
+
+
 class DurableClient:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+    """``function_key`` / ``system_key``: added as ``code`` to the app's function-level routes /
+    the Durable HTTP API (a host that enforces keys, e.g. in Azure); the ack route needs none."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        function_key: str = "",
+        system_key: str = "",
+    ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
+        self.function_key = function_key
+        self.system_key = system_key
+
+    def _with_key(self, path: str) -> str:
+        return with_key(path, self.function_key, self.system_key)
 
     # -- raw -----------------------------------------------------------------------------------
     async def request(
@@ -64,7 +91,7 @@ class DurableClient:
         elif data is not None:
             kwargs["data"] = data
         # encoded=True: the caller's path goes on the wire exactly as written.
-        url = URL(self.base_url + path, encoded=True)
+        url = URL(self.base_url + self._with_key(path), encoded=True)
         async with self.session.request(method, url, **kwargs) as response:
             text = await response.text()
             body: Any = None
@@ -80,6 +107,12 @@ class DurableClient:
         self, body: dict[str, Any] | None = None, instance_id: str | None = None
     ) -> Response:
         return await self._start("/api/start-sub-orchestration", body, instance_id)
+
+    async def cancel_run(self, instance_id: str, body: Any = None) -> Response:
+        """``POST /api/runs/{id}/cancel``: terminate the parent and every active child."""
+        return await self.request(
+            "POST", f"/api/runs/{quote_id(instance_id)}/cancel", json_body=body or {}
+        )
 
     async def start_devices(
         self, body: dict[str, Any] | None = None, instance_id: str | None = None

@@ -4,82 +4,90 @@ Run from the repository root::
 
     python -m demo.run_demo
 
-It starts ``durable-local`` on a free port (its own temporary SQLite store), runs the sync
-workflow and a 25-device provisioning run over real HTTP, and plays the consumers: it follows
-each child orchestration's custom status, fetches the package through its URL and checks the
-SHA-256 digest when the URL is http(s) (today's in-memory package store hands out ``memory://``
-URLs, which nobody outside the worker can fetch; then the digest from the custom status is
-used), and raises ``DownloadCompletedAck`` through the public Durable HTTP API. One device never
-answers (it times out) and one rejects the package. The demo prints progress while it runs,
-then the aggregated outputs, stops the runtime, and exits 0 only if everything came out as
-expected. See docs/demo.md.
+It starts a private Azurite (blob + queue) and ``durable-local`` on free ports (its own
+temporary SQLite store), runs the sync workflow and a 25-device provisioning run over real
+HTTP, and plays the consumers as real ones behave, with no key of the app: each reads its
+queue (``crm-notifications``, ``warehouse-notifications``, ``device-notifications``),
+de-duplicates on ``notificationId``, downloads the package through its SAS URL, checks the
+SHA-256 digest and POSTs its ack to the message's signed ``ackUrl``. One device never answers
+(it times out) and one rejects the package. The demo prints progress while it runs, then the
+aggregated outputs (URLs without their SAS), stops the runtime, and exits 0 only if everything
+came out as expected. With ``DEVICE_SYNC_HOST_URL`` set (demo/target.py) it drives that
+already-running host instead. See docs/demo.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
+import secrets
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from demo.azurite import AzuriteBlob, AzuriteError, azurite_installed
-from demo.durable_client import ACK_EVENT, DurableClient
+from demo.azurite import Azurite, AzuriteError
+from demo.consumers import NotificationReader, fetch_digest, post_ack
+from demo.durable_client import DurableClient
 from demo.host_process import LocalHost
+from demo.target import RemoteTarget, remote_target
 
 SYNC_ACK_TIMEOUT = 60
 TIMED_OUT_DEVICE = "device-013"
 REJECTING_DEVICE = "device-007"
 REJECT_REASON = "installation failed: not enough disk space"
+#: The ack links the demo's consumers used, one per line (kept with --keep, for log scans).
+ACK_LINKS_FILE = "ack-links.txt"
 
 
 def _print(text: str = "") -> None:
     print(text, flush=True)
 
 
+def without_query(url: str) -> str:
+    """A URL as the demo prints it: no SAS (a bearer credential) in the output."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
 @dataclass
 class Consumer:
-    """Plays the consumers of one parent run: CRM and warehouse, or the devices."""
+    """Plays the consumers that read one queue for one run (the CRM, the warehouse, a fleet)."""
 
     client: DurableClient
-    session: aiohttp.ClientSession
+    storage: str
+    queue: str
     name: str
     silent: frozenset[str] = frozenset()
     rejecting: frozenset[str] = frozenset()
     handled: dict[str, str] = field(default_factory=dict)  # child id -> what we did
+    ack_links: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     _last_line: str = ""
 
-    async def run(self, parent_id: str, timeout: float) -> dict[str, Any]:
-        """Follow the parent and its children until the parent finishes; return its status."""
+    async def run(self, parent_id: str, expected: int, timeout: float) -> dict[str, Any]:
+        """Answer the run's notifications until the parent finishes; return its status."""
         deadline = time.monotonic() + timeout
+        reader = NotificationReader(self.storage, self.queue, parent_id)
         acking: set[asyncio.Task[None]] = set()
         while True:
+            if len(reader.seen) < expected:
+                for note in await reader.take(expected - len(reader.seen), timeout=0.3):
+                    task = asyncio.create_task(self._answer(note))
+                    acking.add(task)
+                    task.add_done_callback(acking.discard)
             parent = await self.client.status(parent_id)
             if parent.status not in (200, 202):
                 raise RuntimeError(f"status of {parent_id} answered {parent}")
             state: dict[str, Any] = parent.body
-            custom = state.get("customStatus") or {}
-            prefix = custom.get("childInstanceIdPrefix") if isinstance(custom, dict) else None
-            children = await self.client.list_prefix(prefix) if prefix else []
-            children = [c for c in children if c["instanceId"] != parent_id]
-            for child in children:
-                child_id = child["instanceId"]
-                stage = (child.get("customStatus") or {}).get("stage")
-                if stage == "awaiting_ack" and child_id not in self.handled:
-                    self.handled[child_id] = "seen"
-                    task = asyncio.create_task(self._answer(child))
-                    acking.add(task)
-                    task.add_done_callback(acking.discard)
-            self._progress(state, children)
+            self._progress(state, reader.duplicates)
             if state["runtimeStatus"] not in ("Pending", "Running"):
                 if acking:
                     await asyncio.gather(*acking)
@@ -88,60 +96,42 @@ class Consumer:
                 raise TimeoutError(f"{self.name}: {parent_id} still running after {timeout} s")
             await asyncio.sleep(0.1)
 
-    async def _answer(self, child: dict[str, Any]) -> None:
-        child_id: str = child["instanceId"]
-        custom: dict[str, Any] = child["customStatus"]
+    async def _answer(self, note: dict[str, Any]) -> None:
+        child_id: str = note["instanceId"]
         short = child_id.rsplit(":", 1)[-1]
-        if custom.get("eventName") != ACK_EVENT:
-            self.problems.append(f"{child_id}: expected event {ACK_EVENT}, status says {custom}")
+        self.handled[child_id] = "seen"
         if short in self.silent:
             self.handled[child_id] = "silent"  # this consumer never answers: the child times out
             return
-        digest, source = await self._digest(custom)
+        session = self.client.session
+        status, digest = await fetch_digest(session, note["packageUrl"])
         if short in self.rejecting:
             payload: dict[str, Any] = {"ok": False, "reason": REJECT_REASON}
             self.handled[child_id] = "rejected"
-        elif not digest:
-            payload = {"ok": False, "reason": source}
+        elif status != 200:
+            # An expired or tampered SAS: storage refuses (403) and the device says so.
+            payload = {"ok": False, "reason": f"download refused by storage: HTTP {status}"}
             self.handled[child_id] = "download-refused"
-        elif digest != custom["sha256"]:
+            self.problems.append(f"GET {without_query(note['packageUrl'])} answered {status}")
+        elif digest != note["sha256"]:
             payload = {"ok": False, "reason": f"sha256 mismatch: downloaded {digest}"}
             self.handled[child_id] = "digest-mismatch"
-            self.problems.append(f"{child_id}: downloaded digest does not match the status")
+            self.problems.append(f"{child_id}: downloaded digest does not match the message")
         else:
             payload = {"ok": True, "sha256": digest}
-            self.handled[child_id] = f"acked ({source})"
-        response = await self.client.raise_event(child_id, payload)
-        if response.status != 202:
-            self.problems.append(f"{child_id}: raiseEvent answered {response}")
+            self.handled[child_id] = "acked"
+        self.ack_links.append(note["ackUrl"])
+        code, body = await post_ack(session, note["ackUrl"], payload)
+        if code != 202:
+            self.problems.append(f"{child_id}: the ack link answered {code} {body}")
 
-    async def _digest(self, custom: dict[str, Any]) -> tuple[str, str]:
-        url: str = custom["packageUrl"]
-        if not url.lower().startswith(("http://", "https://")):
-            # memory:// (the in-memory package store): nothing to download from outside.
-            return str(custom["sha256"]), "digest from the custom status (URL not fetchable)"
-        async with self.session.get(url) as response:
-            if response.status != 200:
-                self.problems.append(f"GET {url} answered {response.status}")
-                # An expired or tampered SAS: storage refuses (403) and the device says so.
-                return "", f"download refused by storage: HTTP {response.status}"
-            data = await response.read()
-        return hashlib.sha256(data).hexdigest(), "downloaded, digest checked"
-
-    def _progress(self, parent: dict[str, Any], children: list[dict[str, Any]]) -> None:
-        stages: dict[str, int] = {}
-        for child in children:
-            stage = (child.get("customStatus") or {}).get("stage") or child["runtimeStatus"]
-            if child["runtimeStatus"] != "Running":
-                stage = child["runtimeStatus"].lower()
-            stages[stage] = stages.get(stage, 0) + 1
+    def _progress(self, parent: dict[str, Any], duplicates: int) -> None:
         answered = sum(1 for v in self.handled.values() if v not in ("seen", "silent"))
         custom = parent.get("customStatus") or {}
         done = f"{custom.get('completed', '?')}/{custom.get('total', '?')}"
-        summary = ", ".join(f"{k} {v}" for k, v in sorted(stages.items())) or "no children yet"
         line = (
-            f"{parent['runtimeStatus']:<9} children done {done:<6} | {summary} | "
-            f"acks sent {answered}"
+            f"{parent['runtimeStatus']:<9} children done {done:<6} | notifications "
+            f"{len(self.handled)} (+{duplicates} duplicates) | acks sent {answered}"
         )
         if line != self._last_line:
             self._last_line = line
@@ -207,9 +197,20 @@ def check_devices(state: dict[str, Any], device_ids: list[str], failures: list[s
     _check(output.get("status") == "completed_with_errors", "run status", failures)
 
 
+def _redacted(value: Any) -> Any:
+    """``value`` with every http(s) URL cut before its query (no SAS on the console)."""
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return without_query(value)
+    return value
+
+
 def print_outputs(sync: dict[str, Any], devices: dict[str, Any]) -> None:
-    _print("\n=== Sync run output ===")
-    _print(json.dumps(sync.get("output"), indent=2))
+    _print("\n=== Sync run output (URLs without their SAS) ===")
+    _print(json.dumps(_redacted(sync.get("output")), indent=2))
     output = dict(devices.get("output") or {})
     per_device = output.pop("devices", {})
     succeeded = output.pop("succeeded", [])
@@ -226,106 +227,155 @@ def print_outputs(sync: dict[str, Any], devices: dict[str, Any]) -> None:
         )
 
 
-def package_settings(store: str, workdir: Path) -> tuple[dict[str, str], AzuriteBlob | None]:
-    """App settings for the package store; starts Azurite for ``blob`` (``auto``: if installed)."""
-    if store == "auto":
-        store = "blob" if azurite_installed() else "memory"
-        if store == "memory":
-            _print("Azurite is not installed (npm install): packages stay in worker memory.")
-    if store == "memory":
-        return {"PACKAGE_STORE": "memory"}, None
-    azurite = AzuriteBlob(workdir / "azurite")
-    _print("Starting Azurite (blob service) ...")
-    endpoint = azurite.start()
-    _print(f"Azurite is serving blobs on {endpoint}")
-    return {"PACKAGE_STORE": "blob", "AzureWebJobsStorage": azurite.connection_string}, azurite
+@dataclass
+class Target:
+    """Where the demo runs: its own durable-local + Azurite, or an already-running host."""
+
+    base_url: str
+    storage: str
+    remote: RemoteTarget | None = None
+    host: LocalHost | None = None
+    azurite: Azurite | None = None
+
+    def client(self, session: aiohttp.ClientSession) -> DurableClient:
+        if self.remote is None:
+            return DurableClient(session, self.base_url)
+        return DurableClient(
+            session,
+            self.base_url,
+            function_key=self.remote.function_key,
+            system_key=self.remote.system_key,
+        )
+
+    def stop(self) -> int | None:
+        code = None
+        if self.host is not None:
+            _print("\nStopping durable-local ...")
+            code = self.host.stop()
+        if self.azurite is not None:
+            self.azurite.stop()
+        return code
+
+    def log_tail(self) -> str:
+        return "" if self.host is None else "\n".join(self.host.log_text().splitlines()[-40:])
 
 
-async def run(devices: int, device_timeout: int, workdir: Path, store: str) -> int:
-    started = time.monotonic()
-    settings, azurite = package_settings(store, workdir)
+def start_target(workdir: Path, started: float) -> Target:
+    """durable-local and Azurite of its own, or the host DEVICE_SYNC_HOST_URL names."""
+    remote = remote_target()
+    if remote is not None:
+        _print(f"Using the host at {remote.base_url} (DEVICE_SYNC_HOST_URL)")
+        return Target(remote.base_url, remote.storage_connection, remote=remote)
+    azurite = Azurite(workdir / "azurite")
+    _print("Starting Azurite (blob + queue) ...")
     try:
-        return await _run(devices, device_timeout, workdir, settings, started)
-    finally:
-        if azurite is not None:
-            azurite.stop()
-
-
-async def _run(
-    devices: int, device_timeout: int, workdir: Path, settings: dict[str, str], started: float
-) -> int:
+        azurite.start()
+    except AzuriteError:
+        azurite.stop()
+        raise
+    _print(f"Azurite: blobs on {azurite.blob_endpoint}, queues on {azurite.queue_endpoint}")
     host = LocalHost(
         workdir / "durable.db",
         workdir / "durable-local.log",
         settings={
             "ACK_TIMEOUT_SECONDS": str(SYNC_ACK_TIMEOUT),
             "ACTIVITY_RETRY_FIRST_INTERVAL_MS": "1000",
-            **settings,
+            # The app's defaults: blob packages with SAS URLs, queue notifications.
+            "PACKAGE_STORE": "blob",
+            "NOTIFIER": "queue",
+            "AzureWebJobsStorage": azurite.connection_string,
+            # What ./dev start generates into local.settings.json on a fresh set-up.
+            "ACK_SIGNING_KEY": secrets.token_urlsafe(48),
         },
     )
     _print(f"Starting durable-local (store {host.store}) ...")
-    base_url = host.start()
+    try:
+        base_url = host.start()
+    except Exception:
+        azurite.stop()
+        raise
     _print(f"durable-local is serving on {base_url} ({time.monotonic() - started:.1f} s)")
+    return Target(base_url, azurite.connection_string, host=host, azurite=azurite)
+
+
+async def run(devices: int, device_timeout: int, workdir: Path) -> int:
+    started = time.monotonic()
+    target = start_target(workdir, started)
     failures: list[str] = []
+    links: list[str] = []
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            client = DurableClient(session, base_url)
-
-            _print("\n--- Sync workflow: POST /api/start-sub-orchestration ---")
-            response = await client.start_sync({})
-            if response.status != 202:
-                raise RuntimeError(f"start answered {response}")
-            sync_id = response.body["id"]
-            _print(f"started {sync_id}; the CRM and the warehouse system will ack")
-            crm = Consumer(client, session, "sync")
-            sync_state = await crm.run(sync_id, timeout=60)
-            check_sync(sync_state, failures)
-            failures.extend(crm.problems)
-
-            device_ids = [f"device-{n:03d}" for n in range(1, devices + 1)]
-            _print(
-                f"\n--- Devices workflow: POST /api/provision-devices ({devices} devices, "
-                f"ackTimeoutSeconds {device_timeout}) ---"
-            )
-            response = await client.start_devices(
-                {"deviceIds": device_ids, "ackTimeoutSeconds": device_timeout}
-            )
-            if response.status != 202:
-                raise RuntimeError(f"start answered {response}")
-            devices_id = response.body["id"]
-            _print(
-                f"started {devices_id}; {REJECTING_DEVICE} will reject its package, "
-                f"{TIMED_OUT_DEVICE} will never answer"
-            )
-            fleet = Consumer(
-                client,
-                session,
-                "devices",
-                silent=frozenset({TIMED_OUT_DEVICE}),
-                rejecting=frozenset({REJECTING_DEVICE}),
-            )
-            devices_state = await fleet.run(devices_id, timeout=60 + device_timeout)
-            check_devices(devices_state, device_ids, failures)
-            failures.extend(fleet.problems)
-            sources = {v for v in [*crm.handled.values(), *fleet.handled.values()]}
-            acked = sorted(s[len("acked (") : -1] for s in sources if s.startswith("acked ("))
-            _print(f"\nDigests used for the acks: {', '.join(acked) or 'none'}")
-
-            print_outputs(sync_state, devices_state)
+            client = target.client(session)
+            await _run(client, target.storage, devices, device_timeout, failures, links)
     finally:
-        _print("\nStopping durable-local ...")
-        code = host.stop()
+        code = target.stop()
         if code not in (0, None):
             failures.append(f"durable-local exited with {code}")
+        (workdir / ACK_LINKS_FILE).write_text("".join(f"{link}\n" for link in links))
     if failures:
         _print("\nDEMO FAILED:")
         for failure in failures:
             _print(f"  - {failure}")
-        _print("\nLast lines of the runtime log:")
-        _print("\n".join(host.log_text().splitlines()[-40:]))
+        if target.host is not None:
+            _print("\nLast lines of the runtime log:")
+            _print(target.log_tail())
         return 1
     _print(f"\nDemo OK in {time.monotonic() - started:.1f} s: every outcome was as expected.")
     return 0
+
+
+async def _run(
+    client: DurableClient,
+    storage: str,
+    devices: int,
+    device_timeout: int,
+    failures: list[str],
+    links: list[str],
+) -> None:
+    _print("\n--- Sync workflow: POST /api/start-sub-orchestration ---")
+    response = await client.start_sync({"ackTimeoutSeconds": SYNC_ACK_TIMEOUT})
+    if response.status != 202:
+        raise RuntimeError(f"start answered {response}")
+    sync_id = response.body["id"]
+    _print(f"started {sync_id}; the CRM and the warehouse system read their queues and ack")
+    crm = Consumer(client, storage, "crm-notifications", "crm")
+    warehouse = Consumer(client, storage, "warehouse-notifications", "warehouse")
+    sync_state, _ = await asyncio.gather(
+        crm.run(sync_id, 1, timeout=90), warehouse.run(sync_id, 1, timeout=90)
+    )
+    check_sync(sync_state, failures)
+
+    device_ids = [f"device-{n:03d}" for n in range(1, devices + 1)]
+    _print(
+        f"\n--- Devices workflow: POST /api/provision-devices ({devices} devices, "
+        f"ackTimeoutSeconds {device_timeout}) ---"
+    )
+    response = await client.start_devices(
+        {"deviceIds": device_ids, "ackTimeoutSeconds": device_timeout}
+    )
+    if response.status != 202:
+        raise RuntimeError(f"start answered {response}")
+    devices_id = response.body["id"]
+    _print(
+        f"started {devices_id}; the devices read device-notifications, {REJECTING_DEVICE} "
+        f"will reject its package, {TIMED_OUT_DEVICE} will never answer"
+    )
+    fleet = Consumer(
+        client,
+        storage,
+        "device-notifications",
+        "devices",
+        silent=frozenset({TIMED_OUT_DEVICE}),
+        rejecting=frozenset({REJECTING_DEVICE}),
+    )
+    devices_state = await fleet.run(devices_id, devices, timeout=90 + device_timeout)
+    check_devices(devices_state, device_ids, failures)
+    for consumer in (crm, warehouse, fleet):
+        failures.extend(consumer.problems)
+        links.extend(consumer.ack_links)
+    acked = sum(1 for c in (crm, warehouse, fleet) for v in c.handled.values() if v == "acked")
+    _print(f"\n{acked} packages downloaded through their SAS URL, digest checked, acked")
+    print_outputs(sync_state, devices_state)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -335,14 +385,9 @@ def main(argv: list[str] | None = None) -> int:
         "--device-ack-timeout", type=int, default=4, help="ackTimeoutSeconds of the device run (4)"
     )
     parser.add_argument(
-        "--package-store",
-        choices=("auto", "blob", "memory"),
-        default="auto",
-        help="blob: packages on a private Azurite (SAS URLs, digests checked by download); "
-        "memory: worker memory (memory:// URLs); auto (default): blob if Azurite is installed",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the store and the runtime log afterwards"
+        "--keep",
+        action="store_true",
+        help=f"keep the store, the logs and {ACK_LINKS_FILE} afterwards",
     )
     args = parser.parse_args(argv)
     if args.devices < 13:
@@ -357,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace, workdir: Path) -> int:
     try:
-        return asyncio.run(run(args.devices, args.device_ack_timeout, workdir, args.package_store))
+        return asyncio.run(run(args.devices, args.device_ack_timeout, workdir))
     except (AzuriteError, RuntimeError, TimeoutError) as exc:
         _print(f"\nDEMO FAILED: {exc}")
         return 1

@@ -92,3 +92,54 @@ def evaluate_ack(payload: object, expected_sha256: str) -> AckOutcome:
             f"sha256 mismatch: expected {expected_sha256.lower()}, got {digest.lower()}"
         )
     return AckOutcome(status="completed", reason=None, digest_verified=True)
+
+
+#: Largest ack body the ack route reads (an ack is a few hundred bytes).
+MAX_ACK_BODY_BYTES = 16 * 1024
+_ACK_FIELDS = frozenset({"ok", "sha256", "reason"})
+
+
+class AckBodyError(ValueError):
+    """An ack route body that is not a valid ack; ``field`` names the part at fault."""
+
+    def __init__(self, message: str, field: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def parse_ack_body(body: bytes) -> dict[str, object]:
+    """The body of ``POST /api/acks/{token}`` -> the event payload raised to the child.
+
+    ``{"ok": true, "sha256": "<hex>"}`` or ``{"ok": false, "reason": "..."}`` (``sha256`` and
+    ``reason`` optional). Stricter than ``evaluate_ack``, which also takes what operators raise
+    through the Durable API: a consumer gets a 400 naming the field instead of a rejection.
+    """
+    if len(body) > MAX_ACK_BODY_BYTES:
+        raise AckBodyError(f"body is larger than {MAX_ACK_BODY_BYTES} bytes", "body")
+    try:
+        value = json.loads(body)
+    except UnicodeDecodeError:
+        raise AckBodyError("body is not UTF-8 text", "body") from None
+    except ValueError:
+        raise AckBodyError("body is not valid JSON", "body") from None
+    if not isinstance(value, dict):
+        raise AckBodyError('body must be a JSON object like {"ok": true, "sha256": "..."}', "body")
+    for key in value:
+        if key not in _ACK_FIELDS:
+            raise AckBodyError(f"unknown field {_clip(str(key))!r}", str(key)[:64])
+    ok = value.get("ok")
+    if not isinstance(ok, bool):
+        raise AckBodyError("ok must be true or false", "ok")
+    payload: dict[str, object] = {"ok": ok}
+    digest = value.get("sha256")
+    if digest is not None:
+        if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest):
+            raise AckBodyError("sha256 must be 64 hex characters", "sha256")
+        payload["sha256"] = digest.lower()
+    reason = value.get("reason")
+    if reason is not None:
+        if not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS:
+            raise AckBodyError(f"reason must be a string of at most {MAX_REASON_CHARS}", "reason")
+        payload["reason"] = reason
+    return payload

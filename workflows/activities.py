@@ -2,9 +2,9 @@
 
 Activities are where I/O happens and are called with retry options, so each one is
 idempotent: package names and contents derive from the child instance id, the store
-overwrites, and a repeated notification only repeats a message the consumer already treats as
-"the package at this URL is ready". They log through ``azure-functions-logging`` with the
-parent and child instance ids.
+overwrites, and a repeated notification repeats the same message (same ``notificationId``,
+same signed ack link), which consumers de-duplicate. They log through
+``azure-functions-logging`` with the parent and child instance ids.
 
 Function signatures use plain runtime types on purpose (no ``from __future__ import
 annotations``, no ``list[str]``): the Python worker validates annotations when it loads the
@@ -14,11 +14,13 @@ functions and rejects anything that is not a class.
 # The durable SDK ships without type information, so its decorators are untyped to mypy.
 # mypy: allow-untyped-decorators
 
+from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
 from azure_functions_logging import get_logger
 
+from workflows.ack_links import ack_base_url, ack_url, load_ack_keys, sign_token
 from workflows.consumers import ConsumerNotification, get_notifier
 from workflows.contracts import (
     BuildPackageRequest,
@@ -30,6 +32,7 @@ from workflows.contracts import (
     RecordOutcomeRequest,
     SendPackageRequest,
 )
+from workflows.logs import redact_url
 from workflows.package_store import get_package_store
 from workflows.packages import (
     OUTCOME_CONTAINER,
@@ -92,7 +95,7 @@ def _build(kind: PackageKind, request: BuildPackageRequest) -> PackageInfo:
         "stored %s package %s (%d bytes, sha256 %s)",
         kind,
         # Without the query: a SAS is a bearer credential and does not belong in logs.
-        stored.url.split("?", 1)[0],
+        redact_url(stored.url),
         stored.size_bytes,
         stored.sha256,
         **_ids(request),
@@ -125,6 +128,15 @@ def build_device_installation_package(request: BuildPackageRequest) -> PackageIn
     return _build("device-installation", request)
 
 
+def _ack_url(request: SendPackageRequest) -> str:
+    """The child's signed ack link (same key and deadline: the same link on every retry)."""
+    deadline = datetime.fromisoformat(request["ackDeadline"].replace("Z", "+00:00"))
+    token = sign_token(
+        load_ack_keys().current, request["instanceId"], request["eventName"], deadline
+    )
+    return ack_url(ack_base_url(request.get("ackBaseUrl")), token)
+
+
 def _send(request: SendPackageRequest) -> DeliveryReceipt:
     notification = ConsumerNotification(
         consumer=request["consumer"],
@@ -134,6 +146,8 @@ def _send(request: SendPackageRequest) -> DeliveryReceipt:
         sha256=request["sha256"],
         event_name=request["eventName"],
         ack_deadline=request["ackDeadline"],
+        ack_url=_ack_url(request),
+        subject=dict(request.get("subject") or {}),
     )
     return get_notifier().notify(notification)
 

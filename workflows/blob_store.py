@@ -83,14 +83,8 @@ class AccountKeyConnection:
     account_key: str
 
 
-def parse_connection_string(text: str, setting: str) -> AccountKeyConnection:
-    """Blob endpoint, account name and key from a storage connection string.
-
-    ``UseDevelopmentStorage=true`` is Azurite: the well-known development account on
-    ``http://127.0.0.1:10000/devstoreaccount1`` (``DevelopmentStorageProxyUri`` replaces the
-    host). For another Azurite port, give a full connection string with ``BlobEndpoint``.
-    ``setting`` names the app setting in error messages; the value (a secret) never appears.
-    """
+def split_connection_string(text: str, setting: str) -> dict[str, str]:
+    """The ``Key=Value`` pairs of a connection string, keys lower-cased (values as given)."""
     parts: dict[str, str] = {}
     for item in text.strip().strip(";").split(";"):
         key, sep, value = item.partition("=")
@@ -99,7 +93,18 @@ def parse_connection_string(text: str, setting: str) -> AccountKeyConnection:
                 setting, "is not a storage connection string (expected Key=Value;...)"
             )
         parts[key.strip().lower()] = value.strip()
+    return parts
 
+
+def parse_connection_string(text: str, setting: str) -> AccountKeyConnection:
+    """Blob endpoint, account name and key from a storage connection string.
+
+    ``UseDevelopmentStorage=true`` is Azurite: the well-known development account on
+    ``http://127.0.0.1:10000/devstoreaccount1`` (``DevelopmentStorageProxyUri`` replaces the
+    host). For another Azurite port, give a full connection string with ``BlobEndpoint``.
+    ``setting`` names the app setting in error messages; the value (a secret) never appears.
+    """
+    parts = split_connection_string(text, setting)
     if parts.get("usedevelopmentstorage", "").lower() == "true":
         host = parts.get("developmentstorageproxyuri", "http://127.0.0.1").rstrip("/")
         return AccountKeyConnection(

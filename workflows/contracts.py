@@ -33,7 +33,7 @@ DEFAULT_CUSTOMER_SEGMENT = "enterprise"
 DEFAULT_SKUS: tuple[str, ...] = ("SKU-100", "SKU-200")
 
 Mode = Literal["sync", "devices"]
-ChildStatus = Literal["completed", "rejected", "timed_out", "failed"]
+ChildStatus = Literal["completed", "rejected", "timed_out", "failed", "terminated"]
 RunStatus = Literal["completed", "completed_with_errors"]
 
 
@@ -68,6 +68,9 @@ class SyncInput(TypedDict):
     customerSegment: str
     skus: list[str]
     ackTimeoutSeconds: int
+    #: Where the starter was called (``http(s)://host/api``): the ack links' base when neither
+    #: ``ACK_BASE_URL`` nor ``WEBSITE_HOSTNAME`` is set.
+    ackBaseUrl: NotRequired[str]
 
 
 class DevicesInput(TypedDict):
@@ -76,6 +79,7 @@ class DevicesInput(TypedDict):
     mode: Literal["devices"]
     deviceIds: NotRequired[list[str]]
     ackTimeoutSeconds: int
+    ackBaseUrl: NotRequired[str]
 
 
 ParentInput = SyncInput | DevicesInput
@@ -132,13 +136,22 @@ class SendPackageRequest(TypedDict):
     sha256: str
     eventName: str
     ackDeadline: str
+    #: The request base the ack link falls back to (see ``ParentInput.ackBaseUrl``).
+    ackBaseUrl: str | None
+    #: What the package is about, as the consumer sees it (``deviceId``, ``customerId``, ...).
+    subject: dict[str, object]
 
 
 class DeliveryReceipt(TypedDict):
     consumer: str
     instanceId: str
     packageUrl: str
+    #: ``queue:<name>`` or ``log``.
     channel: str
+    notificationId: str
+    #: The queue service's id of the message (empty for ``log``).
+    messageId: str
+    ackUrl: str
 
 
 class RecordOutcomeRequest(TypedDict):

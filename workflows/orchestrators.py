@@ -56,6 +56,7 @@ from workflows.contracts import (
 from workflows.settings import AppSettings, load_settings
 from workflows.validation import (
     parse_parent_input,
+    validate_ack_base_url,
     validate_ack_timeout,
     validate_device_ids,
     validate_id,
@@ -118,6 +119,7 @@ def _package_handshake(
     spec: _Handshake,
     subject: JsonDict,
     ack_timeout_seconds: int,
+    ack_base_url: str | None = None,
 ) -> Gen:
     instance_id: str = context.instance_id
     parent_id: str | None = context.parent_instance_id
@@ -128,6 +130,7 @@ def _package_handshake(
     reason: str | None = None
     verified = False
     package: PackageInfo | None = None
+    receipt: JsonDict = {}
 
     context.set_custom_status({**base_status, "stage": "building_package"})
     try:
@@ -155,8 +158,12 @@ def _package_handshake(
             "sha256": package["sha256"],
             "eventName": ACK_EVENT,
             "ackDeadline": _iso(deadline),
+            "ackBaseUrl": ack_base_url,
+            # A SKU list can be long; a queue message holds at most 64 KB.
+            "subject": {k: v for k, v in subject.items() if k != "skus"},
         }
-        yield context.call_activity_with_retry(spec.send_activity, retry, send)
+        sent = yield context.call_activity_with_retry(spec.send_activity, retry, send)
+        receipt = sent if isinstance(sent, dict) else {}
     except Exception as error:  # a failed activity (after its retries) surfaces here
         status, reason = "failed", failure_reason(error)
     else:
@@ -169,6 +176,11 @@ def _package_handshake(
                 "sha256": package["sha256"],
                 "ackDeadline": _iso(deadline),
                 "ackTimeoutSeconds": ack_timeout_seconds,
+                # For operators (custom status needs the system key): how the consumer was told
+                # and the link it acks through.
+                "notification": receipt.get("channel"),
+                "notificationId": receipt.get("notificationId"),
+                "ackUrl": receipt.get("ackUrl"),
             }
         )
         ack = context.wait_for_external_event(ACK_EVENT)
@@ -258,6 +270,11 @@ def _child_ack_timeout(data: JsonDict) -> int:
     return validate_ack_timeout(data.get("ackTimeoutSeconds", load_settings().ack_timeout_seconds))
 
 
+def _child_ack_base_url(data: JsonDict) -> str | None:
+    value = data.get("ackBaseUrl")
+    return None if value is None else validate_ack_base_url(value)
+
+
 def _child_input(context: df.DurableOrchestrationContext) -> JsonDict:
     data = context.get_input()
     if not isinstance(data, dict):
@@ -275,7 +292,11 @@ def customer_sync_sub_orchestrator(context: df.DurableOrchestrationContext) -> G
     }
     if not isinstance(subject["segment"], str) or not subject["segment"]:
         raise ValueError("segment must be a non-empty string")
-    return (yield from _package_handshake(context, _CUSTOMER, subject, _child_ack_timeout(data)))
+    return (
+        yield from _package_handshake(
+            context, _CUSTOMER, subject, _child_ack_timeout(data), _child_ack_base_url(data)
+        )
+    )
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -287,7 +308,11 @@ def inventory_sync_sub_orchestrator(context: df.DurableOrchestrationContext) -> 
         raise ValueError("skus must be a non-empty array")
     skus = [validate_id(sku, f"skus[{i}]") for i, sku in enumerate(raw_skus)]
     subject: JsonDict = {"skuCount": len(skus), "skus": skus}
-    return (yield from _package_handshake(context, _INVENTORY, subject, _child_ack_timeout(data)))
+    return (
+        yield from _package_handshake(
+            context, _INVENTORY, subject, _child_ack_timeout(data), _child_ack_base_url(data)
+        )
+    )
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -295,7 +320,11 @@ def device_provisioning_orchestrator(context: df.DurableOrchestrationContext) ->
     """Build the device's installation package, send it the URL, wait for the device's ack."""
     data = _child_input(context)
     subject: JsonDict = {"deviceId": validate_id(data.get("deviceId"), "deviceId")}
-    return (yield from _package_handshake(context, _DEVICE, subject, _child_ack_timeout(data)))
+    return (
+        yield from _package_handshake(
+            context, _DEVICE, subject, _child_ack_timeout(data), _child_ack_base_url(data)
+        )
+    )
 
 
 # ---- the parent -----------------------------------------------------------------------------
@@ -325,18 +354,37 @@ def _parent_status(
     }
 
 
+def child_failure_status(error: BaseException) -> ChildStatus:
+    """``terminated`` or ``failed`` for a child orchestration that did not return.
+
+    Both reach the parent as ``SubOrchestrationInstanceFailed``. A child whose code failed
+    carries failure details; a terminated one carries only the reason the terminate call gave
+    (its ``Details`` are null: DTFx's TaskOrchestrationDispatcher, spec 7.7), which the SDK
+    turns into the exception text ``"{reason} \n None"``.
+    """
+    return "terminated" if str(error).endswith(" \n None") else "failed"
+
+
 def _crashed_child(step: str, child_id: str, error: BaseException, subject: JsonDict) -> JsonDict:
-    """What the parent reports for a child orchestration that failed instead of returning."""
+    """What the parent reports for a child orchestration that failed or was terminated."""
     return {
         "step": step,
         "instanceId": child_id,
         **subject,
-        "status": "failed",
+        "status": child_failure_status(error),
         "reason": failure_reason(error),
         "packageUrl": None,
         "sha256": None,
         "digestVerified": False,
     }
+
+
+def _child_settings(spec: SyncInput | DevicesInput) -> JsonDict:
+    """The parent's ack window and ack-link base, passed on to every child."""
+    extra: JsonDict = {"ackTimeoutSeconds": spec["ackTimeoutSeconds"]}
+    if spec.get("ackBaseUrl"):
+        extra["ackBaseUrl"] = spec.get("ackBaseUrl")
+    return extra
 
 
 def _call_child(
@@ -373,7 +421,7 @@ def _run_sync(context: df.DurableOrchestrationContext, spec: SyncInput) -> Gen:
     customer = yield from _call_child(
         context,
         CUSTOMER_SYNC,
-        {**customer_subject, "ackTimeoutSeconds": spec["ackTimeoutSeconds"]},
+        {**customer_subject, **_child_settings(spec)},
         customer_id,
         "customer_sync",
         customer_subject,
@@ -390,7 +438,7 @@ def _run_sync(context: df.DurableOrchestrationContext, spec: SyncInput) -> Gen:
     inventory = yield from _call_child(
         context,
         INVENTORY_SYNC,
-        {"skus": spec["skus"], "ackTimeoutSeconds": spec["ackTimeoutSeconds"]},
+        {"skus": spec["skus"], **_child_settings(spec)},
         inventory_id,
         "inventory_sync",
         inventory_subject,
@@ -440,7 +488,7 @@ def _run_devices(
     child_ids = {device_id: device_child_id(parent_id, device_id) for device_id in device_ids}
     pending: dict[Any, str] = {}
     for device_id in device_ids:
-        child_input = {"deviceId": device_id, "ackTimeoutSeconds": spec["ackTimeoutSeconds"]}
+        child_input = {"deviceId": device_id, **_child_settings(spec)}
         task = context.call_sub_orchestrator(DEVICE_PROVISIONING, child_input, child_ids[device_id])
         pending[task] = device_id
 

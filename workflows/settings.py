@@ -36,9 +36,21 @@ PACKAGE_STORAGE_CONNECTION = "PACKAGE_STORAGE_CONNECTION"
 PACKAGE_STORAGE_ACCOUNT_URL = "PACKAGE_STORAGE_ACCOUNT_URL"
 PACKAGE_STORAGE_CLIENT_ID = "PACKAGE_STORAGE_CLIENT_ID"
 PACKAGE_SAS_GRACE_SECONDS = "PACKAGE_SAS_GRACE_SECONDS"
+NOTIFIER = "NOTIFIER"
+NOTIFICATION_STORAGE_CONNECTION = "NOTIFICATION_STORAGE_CONNECTION"
+NOTIFICATION_QUEUE_ACCOUNT_URL = "NOTIFICATION_QUEUE_ACCOUNT_URL"
+ACK_BASE_URL = "ACK_BASE_URL"
+AZURE_SDK_HTTP_LOG_LEVEL = "AZURE_SDK_HTTP_LOG_LEVEL"
+#: The ack-link signing keys are secrets: read by ``workflows.ack_links``, never kept here.
+ACK_SIGNING_KEY = "ACK_SIGNING_KEY"
+ACK_SIGNING_KEY_PREVIOUS = "ACK_SIGNING_KEY_PREVIOUS"
 
 #: Package store implementations ``PACKAGE_STORE`` may name.
 PACKAGE_STORE_KINDS = ("blob", "memory")
+#: Consumer notifiers ``NOTIFIER`` may name.
+NOTIFIER_KINDS = ("queue", "log")
+#: Levels ``AZURE_SDK_HTTP_LOG_LEVEL`` may name.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 DEFAULTS: dict[str, str] = {
     ACK_TIMEOUT_SECONDS: "900",
@@ -53,6 +65,11 @@ DEFAULTS: dict[str, str] = {
     PACKAGE_STORAGE_ACCOUNT_URL: "",
     PACKAGE_STORAGE_CLIENT_ID: "",
     PACKAGE_SAS_GRACE_SECONDS: "300",
+    NOTIFIER: "queue",
+    NOTIFICATION_STORAGE_CONNECTION: "",
+    NOTIFICATION_QUEUE_ACCOUNT_URL: "",
+    ACK_BASE_URL: "",
+    AZURE_SDK_HTTP_LOG_LEVEL: "WARNING",
 }
 
 
@@ -85,6 +102,16 @@ class AppSettings:
     package_storage_client_id: str = ""
     #: Extra validity of a SAS URL beyond the ack window (the deadline starts after the build).
     package_sas_grace_seconds: int = 300
+    #: ``queue`` (Azure Queue Storage, one queue per consumer) or ``log`` (a log line; tests).
+    notifier: str = "queue"
+    #: Name of the app setting with the queues' connection string (empty: the packages' one).
+    notification_storage_connection: str = "AzureWebJobsStorage"
+    #: Queue endpoint for managed-identity access; empty: connection string (or its identity form).
+    notification_queue_account_url: str = ""
+    #: Base of the ack links (``https://<app>/api``); empty: from WEBSITE_HOSTNAME or the request.
+    ack_base_url: str = ""
+    #: Level of the azure-core HTTP logging policy (every storage request and response).
+    azure_sdk_http_log_level: str = "WARNING"
 
 
 def _raw(env: Mapping[str, str], name: str) -> str:
@@ -149,6 +176,21 @@ def _account_url_setting(env: Mapping[str, str]) -> str:
     return url
 
 
+def _choice_setting(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = _raw(env, name)
+    folded = value.upper() if choices[0].isupper() else value.lower()
+    if folded not in choices:
+        raise SettingsError(name, f"expected one of {', '.join(choices)}, got {value!r}")
+    return folded
+
+
+def _http_url_setting(env: Mapping[str, str], name: str, example: str) -> str:
+    url = env.get(name, "").strip().rstrip("/")
+    if url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", url):
+        raise SettingsError(name, f"expected an http(s) URL like {example}, got {url!r}")
+    return url
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> AppSettings:
     """Read and validate all app settings (``os.environ`` unless ``env`` is given)."""
     source = os.environ if env is None else env
@@ -171,4 +213,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> AppSettings:
         package_storage_account_url=_account_url_setting(source),
         package_storage_client_id=source.get(PACKAGE_STORAGE_CLIENT_ID, "").strip(),
         package_sas_grace_seconds=_int_setting(source, PACKAGE_SAS_GRACE_SECONDS, 0, 86_400),
+        notifier=_choice_setting(source, NOTIFIER, NOTIFIER_KINDS),
+        notification_storage_connection=(
+            source.get(NOTIFICATION_STORAGE_CONNECTION, "").strip()
+            or _raw(source, PACKAGE_STORAGE_CONNECTION)
+        ),
+        notification_queue_account_url=_http_url_setting(
+            source, NOTIFICATION_QUEUE_ACCOUNT_URL, "https://<account>.queue.core.windows.net"
+        ),
+        ack_base_url=_http_url_setting(source, ACK_BASE_URL, "https://<app>.azurewebsites.net/api"),
+        azure_sdk_http_log_level=_choice_setting(source, AZURE_SDK_HTTP_LOG_LEVEL, LOG_LEVELS),
     )

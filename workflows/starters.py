@@ -14,7 +14,6 @@ The user functions are ``async def`` because the SDK's client middleware awaits 
 # The durable SDK ships without type information, so its decorators are untyped to mypy.
 # mypy: allow-untyped-decorators
 
-import json
 import os
 from collections.abc import Callable
 
@@ -23,6 +22,7 @@ import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 from azure_functions_logging import get_logger
 
+from workflows.ack_links import load_ack_keys
 from workflows.contracts import (
     PARENT_WORKFLOW,
     ParentInput,
@@ -30,6 +30,7 @@ from workflows.contracts import (
     device_child_prefix,
     inventory_sync_id,
 )
+from workflows.http_json import json_response, request_base_url
 from workflows.settings import AppSettings, SettingsError, load_settings
 from workflows.validation import (
     ValidationError,
@@ -61,12 +62,6 @@ AUTH_LEVEL = _auth_level()
 bp = df.Blueprint(http_auth_level=AUTH_LEVEL)
 
 
-def json_response(payload: object, status_code: int) -> func.HttpResponse:
-    return func.HttpResponse(
-        json.dumps(payload), status_code=status_code, mimetype="application/json"
-    )
-
-
 def _describe_children(instance_id: str, spec: ParentInput) -> dict[str, object]:
     if spec["mode"] == "sync":
         return {
@@ -83,9 +78,13 @@ async def _start(
     req: func.HttpRequest,
     client: df.DurableOrchestrationClient,
     parse: Callable[[bytes, AppSettings], ParentInput],
+    route: str,
 ) -> func.HttpResponse:
     try:
         settings = load_settings()
+        # Every run hands out ack links: without a usable key it could build packages but never
+        # tell a consumer, so refuse it here rather than fail each child's send activity.
+        load_ack_keys()
     except SettingsError as error:
         _log.error("cannot start: %s", error)
         return json_response({"error": str(error), "field": error.name}, 500)
@@ -94,6 +93,10 @@ async def _start(
         orchestrator_input = parse(req.get_body(), settings)
     except ValidationError as error:
         return json_response(error.to_json(), 400)
+    base_url = request_base_url(req.url, route)
+    if base_url is not None:
+        # The ack links' base when ACK_BASE_URL and WEBSITE_HOSTNAME are unset (local hosts).
+        orchestrator_input["ackBaseUrl"] = base_url
 
     if instance_id is not None:
         conflict = await _conflict(client, instance_id)
@@ -148,7 +151,10 @@ async def start_sub_orchestration(
 ) -> func.HttpResponse:
     """Start the sync workflow (customer sync, then inventory sync)."""
     return await _start(
-        req, client, lambda body, settings: parse_sync_request(body, settings.ack_timeout_seconds)
+        req,
+        client,
+        lambda body, settings: parse_sync_request(body, settings.ack_timeout_seconds),
+        "start-sub-orchestration",
     )
 
 
@@ -164,4 +170,5 @@ async def provision_devices(
         lambda body, settings: parse_devices_request(
             body, settings.ack_timeout_seconds, settings.max_devices_per_run
         ),
+        "provision-devices",
     )

@@ -9,6 +9,7 @@ Every problem is a ``ValidationError`` naming the offending field.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 
 from workflows.contracts import (
@@ -25,6 +26,8 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_SEGMENT_CHARS = 64
 #: SKUs per sync run; a snapshot is one package, so this bounds its size.
 MAX_SKUS = 1000
+MAX_BASE_URL_CHARS = 512
+_BASE_URL = re.compile(r"https?://[^/?#\s]+(/[^?#\s]*)?")
 
 
 class ValidationError(ValueError):
@@ -180,7 +183,7 @@ def parse_parent_input(value: object, default_ack_timeout: int, max_devices: int
         skus = _validate_id_list(value.get("skus", list(DEFAULT_SKUS)), "skus", MAX_SKUS, "skus")
         if not skus:
             raise ValidationError("skus must not be empty", "skus")
-        return {
+        sync: SyncInput = {
             "mode": "sync",
             "customerId": validate_id(value.get("customerId", DEFAULT_CUSTOMER_ID), "customerId"),
             "customerSegment": _validate_segment(
@@ -189,6 +192,7 @@ def parse_parent_input(value: object, default_ack_timeout: int, max_devices: int
             "skus": skus,
             "ackTimeoutSeconds": ack_timeout,
         }
+        return _with_base_url(sync, value)
     if mode == "devices":
         devices: DevicesInput = {"mode": "devices", "ackTimeoutSeconds": ack_timeout}
         raw_ids = value.get("deviceIds")
@@ -196,8 +200,23 @@ def parse_parent_input(value: object, default_ack_timeout: int, max_devices: int
             ids = _validate_id_list(raw_ids, "deviceIds", max_devices, "devices")
             if ids:
                 devices["deviceIds"] = ids
-        return devices
+        return _with_base_url(devices, value)
     raise ValidationError("mode must be 'sync' or 'devices'", "mode")
+
+
+def validate_ack_base_url(value: object, field: str = "ackBaseUrl") -> str:
+    """An ``http(s)://host[/path]`` URL without query (the base of the ack links)."""
+    if not isinstance(value, str) or len(value) > MAX_BASE_URL_CHARS:
+        raise ValidationError(f"{field} must be a string of at most {MAX_BASE_URL_CHARS}", field)
+    if not _BASE_URL.fullmatch(value):
+        raise ValidationError(f"{field} must be an http(s) URL without query", field)
+    return value.rstrip("/")
+
+
+def _with_base_url(spec: ParentInput, value: Mapping[str, object]) -> ParentInput:
+    if value.get("ackBaseUrl") is not None:
+        spec["ackBaseUrl"] = validate_ack_base_url(value["ackBaseUrl"])
+    return spec
 
 
 def validate_device_ids(value: object, max_devices: int) -> list[str]:

@@ -37,9 +37,9 @@ import pytest
 from demo.durable_client import ACK_EVENT, DurableClient, Response, history_events
 from demo.host_process import LocalHost
 
-from .conftest import E2E_SETTINGS
+from .conftest import E2E_SETTINGS, needs_durable_local
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs_durable_local("SIGKILLs, freezes and restarts the host")]
 
 PARENT = "fault-run"
 DEVICES = [f"f{n:03d}" for n in range(100)]

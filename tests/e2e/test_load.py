@@ -23,9 +23,9 @@ import pytest
 
 from demo.durable_client import ACK_EVENT, DurableClient, Response, history_events
 
-from .conftest import start_host
+from .conftest import needs_durable_local, start_host
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs_durable_local("starts a host with its own settings")]
 
 STARTS = 200
 DEVICES_PER_RUN = 3

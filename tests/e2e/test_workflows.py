@@ -20,6 +20,8 @@ from yarl import URL
 from demo.durable_client import ACK_EVENT, DurableClient, history_events, quote_id
 from demo.host_process import LocalHost
 
+from .conftest import needs_durable_local
+
 pytestmark = pytest.mark.slow
 
 
@@ -324,6 +326,7 @@ async def test_listing_children_by_instance_id_prefix(client: DurableClient) -> 
 # ---- the SDK client's double-encoded event payload -----------------------------------------
 
 
+@needs_durable_local("raises events on the SDK's RPC surface, served only to the host's machine")
 async def test_acks_raised_like_the_sdk_client_are_understood(
     client: DurableClient, host: LocalHost
 ) -> None:

@@ -131,7 +131,10 @@ class History:
             Result=json.dumps(result),
         )
 
-    def sub_orchestration_failed(self, scheduled_id: int, reason: str, details: str) -> History:
+    def sub_orchestration_failed(
+        self, scheduled_id: int, reason: str, details: str | None
+    ) -> History:
+        """``details`` None: what a terminated child sends (DTFx: the reason, no details)."""
         return self._add(
             EventType.SUB_ORCHESTRATION_FAILED,
             TaskScheduledId=scheduled_id,

@@ -14,7 +14,9 @@ if str(PROJECT_ROOT) not in sys.path:
     # function_app.py lives at the project root, like under `func start`.
     sys.path.insert(0, str(PROJECT_ROOT))
 
+from tests.helpers.app_settings import TEST_ACK_BASE_URL, TEST_ACK_KEY
 from workflows import settings as app_settings
+from workflows.consumers import set_notifier
 from workflows.package_store import InMemoryPackageStore, set_package_store
 
 _functions: dict[str, Any] | None = None
@@ -43,10 +45,19 @@ def user_function(functions: dict[str, Any]) -> Callable[[str], Any]:
 
 @pytest.fixture(autouse=True)
 def clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts from the documented defaults, whatever the shell exports."""
+    """Every test starts from the documented defaults, whatever the shell exports, with an
+    ack-link key, links on ``TEST_ACK_BASE_URL`` and notifications by log line."""
     for name in app_settings.DEFAULTS:
         monkeypatch.delenv(name, raising=False)
+    for name in (app_settings.ACK_SIGNING_KEY, app_settings.ACK_SIGNING_KEY_PREVIOUS):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("WEBSITE_HOSTNAME", raising=False)
+    monkeypatch.setenv(app_settings.ACK_SIGNING_KEY, TEST_ACK_KEY)
+    monkeypatch.setenv(app_settings.ACK_BASE_URL, TEST_ACK_BASE_URL)
+    monkeypatch.setenv(app_settings.NOTIFIER, "log")
+    set_notifier(None)
     yield
+    set_notifier(None)
 
 
 @pytest.fixture

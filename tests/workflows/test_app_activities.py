@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from tests.helpers.app_settings import TEST_ACK_BASE_URL
 from tests.helpers.paths import PROJECT_ROOT
-from workflows.consumers import ConsumerNotification, set_notifier
-from workflows.contracts import DeliveryReceipt
+from workflows.ack_links import load_ack_keys, verify_token
+from workflows.consumers import ConsumerNotification, notification_id_for, set_notifier
+from workflows.contracts import ACK_EVENT, DeliveryReceipt
 from workflows.package_store import InMemoryPackageStore
+from workflows.settings import SettingsError
 
 BUILD_REQUEST = {
     "parentInstanceId": "run-1",
@@ -63,6 +68,9 @@ def test_send_hands_the_notification_to_the_notifier(user_function: Callable[[st
                 "instanceId": notification.instance_id,
                 "packageUrl": notification.package_url,
                 "channel": "test",
+                "notificationId": "n-1",
+                "messageId": "",
+                "ackUrl": notification.ack_url,
             }
 
     set_notifier(Recorder())
@@ -76,6 +84,8 @@ def test_send_hands_the_notification_to_the_notifier(user_function: Callable[[st
                 "sha256": "ab" * 32,
                 "eventName": "DownloadCompletedAck",
                 "ackDeadline": "2024-05-01T12:01:05.000000Z",
+                "ackBaseUrl": None,
+                "subject": {"deviceId": "dev-1"},
             }
         )
     finally:
@@ -84,26 +94,62 @@ def test_send_hands_the_notification_to_the_notifier(user_function: Callable[[st
     [notification] = seen
     assert notification.event_name == "DownloadCompletedAck"
     assert notification.parent_instance_id == "run-1"
+    assert notification.subject == {"deviceId": "dev-1"}
+    # The link is signed for this child, this event and this deadline, on ACK_BASE_URL.
+    prefix = f"{TEST_ACK_BASE_URL}/acks/"
+    assert notification.ack_url.startswith(prefix)
+    claim = verify_token(load_ack_keys(), notification.ack_url[len(prefix) :], ACK_EVENT)
+    assert claim.instance_id == "run-1:device:dev-1"
+    assert claim.event_name == "DownloadCompletedAck"
+    assert claim.deadline == datetime(2024, 5, 1, 12, 1, 5, tzinfo=UTC)
+    assert receipt["ackUrl"] == notification.ack_url
 
 
-def test_default_notifier_returns_a_receipt(user_function: Callable[[str], Any]) -> None:
-    receipt = user_function("send_export_to_crm")(
-        {
-            "parentInstanceId": "run-1",
-            "instanceId": "run-1:customer-sync",
-            "consumer": "crm",
-            "packageUrl": "memory://p",
-            "sha256": "ab" * 32,
-            "eventName": "DownloadCompletedAck",
-            "ackDeadline": "2024-05-01T12:01:05.000000Z",
-        }
-    )
-    assert receipt == {
-        "consumer": "crm",
+def test_log_notifier_returns_a_receipt_and_logs_no_secret(
+    user_function: Callable[[str], Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    request = {
+        "parentInstanceId": "run-1",
         "instanceId": "run-1:customer-sync",
-        "packageUrl": "memory://p",
-        "channel": "log+customStatus",
+        "consumer": "crm",
+        "packageUrl": "http://127.0.0.1:10000/a/customer-exports/x.json?sv=1&sig=SECRET",
+        "sha256": "ab" * 32,
+        "eventName": "DownloadCompletedAck",
+        "ackDeadline": "2024-05-01T12:01:05.000000Z",
+        "ackBaseUrl": None,
+        "subject": {"customerId": "cust-1"},
     }
+    with caplog.at_level(logging.INFO):
+        receipt = user_function("send_export_to_crm")(request)
+        again = user_function("send_export_to_crm")(request)
+    token = receipt["ackUrl"].rsplit("/", 1)[1]
+    assert receipt["channel"] == "log"
+    assert receipt["ackUrl"] == f"{TEST_ACK_BASE_URL}/acks/{token}"
+    assert again == receipt  # a retried send says exactly the same thing
+    assert receipt["notificationId"] == notification_id_for("run-1:customer-sync", "ab" * 32)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "customer-exports/x.json" in logged
+    assert "sig=" not in logged and "SECRET" not in logged and token not in logged
+
+
+def test_send_without_a_signing_key_fails_naming_the_setting(
+    user_function: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACK_SIGNING_KEY")
+    with pytest.raises(SettingsError, match="ACK_SIGNING_KEY: is not set"):
+        user_function("send_package_to_device")(
+            {
+                "parentInstanceId": "run-1",
+                "instanceId": "run-1:device:d",
+                "consumer": "device",
+                "packageUrl": "memory://p",
+                "sha256": "ab" * 32,
+                "eventName": "DownloadCompletedAck",
+                "ackDeadline": "2024-05-01T12:01:05.000000Z",
+                "ackBaseUrl": None,
+                "subject": {},
+            }
+        )
 
 
 def test_record_outcome_writes_an_outcome_record(
@@ -156,6 +202,9 @@ def test_the_app_registers_the_contract_names(functions: dict[str, Any]) -> None
     assert {r: str(level.value) for r, level in routes.items()} == {
         "start-sub-orchestration": "function",
         "provision-devices": "function",
+        "runs/{instanceId}/cancel": "function",
+        # Devices hold no key of the app: the signed token in the path is the credential.
+        "acks/{token}": "anonymous",
     }
 
 

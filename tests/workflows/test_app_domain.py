@@ -9,6 +9,7 @@ import azure.functions as func
 import pytest
 
 from workflows.ack import evaluate_ack
+from workflows.http_json import request_base_url
 from workflows.package_store import InMemoryPackageStore
 from workflows.packages import blob_name_for, build_package, package_id_for
 from workflows.settings import SettingsError, load_settings
@@ -133,6 +134,17 @@ def test_settings_defaults() -> None:
     assert settings.pending_device_ids == ()
     assert settings.http_auth_level is func.AuthLevel.FUNCTION
     assert settings.package_base_url == "memory://packages"
+    assert settings.notifier == "queue"
+    assert settings.notification_storage_connection == "AzureWebJobsStorage"
+    assert settings.ack_base_url == ""
+    assert settings.azure_sdk_http_log_level == "WARNING"
+
+
+def test_notification_storage_defaults_to_the_packages_connection() -> None:
+    env = {"PACKAGE_STORAGE_CONNECTION": "PackagesConn"}
+    assert load_settings(env).notification_storage_connection == "PackagesConn"
+    env["NOTIFICATION_STORAGE_CONNECTION"] = "QueuesConn"
+    assert load_settings(env).notification_storage_connection == "QueuesConn"
 
 
 def test_settings_parse_values() -> None:
@@ -163,6 +175,11 @@ def test_settings_parse_values() -> None:
         ("MAX_DEVICES_PER_RUN", "-1"),
         ("PENDING_DEVICE_IDS", "ok-1,not ok"),
         ("HTTP_AUTH_LEVEL", "PUBLIC"),
+        ("NOTIFIER", "email"),
+        ("ACK_BASE_URL", "app.example/api"),
+        ("ACK_BASE_URL", "https://app.example/api?x=1"),
+        ("NOTIFICATION_QUEUE_ACCOUNT_URL", "acct.queue.core.windows.net"),
+        ("AZURE_SDK_HTTP_LOG_LEVEL", "LOUD"),
     ],
 )
 def test_bad_settings_name_the_setting(name: str, value: str) -> None:
@@ -204,3 +221,31 @@ def test_in_memory_store_put_is_idempotent() -> None:
     assert store.get("c", "missing") is None
     with pytest.raises(ValueError):
         store.put("c", "x", b"", content_type="text/plain", ttl_seconds=0)
+
+
+# ---- the ack links' base URL ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "route", "base"),
+    [
+        ("http://127.0.0.1:7071/api/provision-devices", "provision-devices", "http://127.0.0.1:7071/api"),
+        ("https://app.net/api/start-sub-orchestration?code=k", "start-sub-orchestration", "https://app.net/api"),
+        ("https://app.net/provision-devices", "provision-devices", "https://app.net"),
+        ("https://app.net/api/other", "provision-devices", None),
+        ("ftp://app.net/api/provision-devices", "provision-devices", None),
+    ],
+)  # fmt: skip
+def test_the_request_base_url_of_a_starter(url: str, route: str, base: str | None) -> None:
+    assert request_base_url(url, route) == base
+
+
+def test_the_parent_input_keeps_a_valid_ack_base_url_and_refuses_others() -> None:
+    spec = parse_parent_input(
+        {"mode": "devices", "ackBaseUrl": "http://h:1/api/"}, default_ack_timeout=60, max_devices=5
+    )
+    assert spec.get("ackBaseUrl") == "http://h:1/api"
+    for bad in ("javascript:alert(1)", "http://h/api?x=1", 5, "http://" + "h" * 600):
+        with pytest.raises(ValidationError) as caught:
+            parse_parent_input({"mode": "sync", "ackBaseUrl": bad}, 60, 5)
+        assert caught.value.field == "ackBaseUrl"

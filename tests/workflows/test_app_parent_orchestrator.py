@@ -311,3 +311,46 @@ def test_invalid_parent_input_fails_the_orchestration(
     assert outcome.error is not None
     assert needle in outcome.error
     assert outcome.state["actions"] == [[]]
+
+
+def test_a_terminated_child_is_reported_as_terminated_not_failed(parent: Handle) -> None:
+    h = devices_history()
+    h.orchestrator_started()
+    # What the runtime sends the parent when a child is terminated: the reason, no details.
+    h.sub_orchestration_failed(1, "stuck device, terminated by an operator", None)
+    h.sub_orchestration_failed(
+        2, "Orchestrator function 'device_provisioning_orchestrator' failed: crash", "stack"
+    )
+    h.sub_orchestration_completed(
+        0, child_result("device_provisioning", device_id_of("dev-a"), deviceId="dev-a")
+    )
+    outcome = run(parent, h)
+    assert outcome.done
+    assert outcome.output["failed"] == [
+        {
+            "deviceId": "dev-b",
+            "status": "terminated",
+            "reason": "stuck device, terminated by an operator",
+        },
+        {
+            "deviceId": "dev-c",
+            "status": "failed",
+            "reason": "Orchestrator function 'device_provisioning_orchestrator' failed: crash",
+        },
+    ]
+    assert outcome.output["devices"]["dev-b"]["status"] == "terminated"
+
+
+def test_the_ack_link_base_is_passed_on_to_every_child(parent: Handle) -> None:
+    spec = {**DEVICES_INPUT, "ackBaseUrl": "http://127.0.0.1:5000/api"}
+    [race] = run(parent, History(RUN_ID, PARENT, spec)).actions
+    assert [json.loads(c["input"]) for c in race["compoundActions"]] == [
+        {"deviceId": d, "ackTimeoutSeconds": 120, "ackBaseUrl": "http://127.0.0.1:5000/api"}
+        for d in DEVICES
+    ]
+
+
+def test_an_ack_link_base_that_is_no_url_fails_the_run(parent: Handle) -> None:
+    outcome = run(parent, History(RUN_ID, PARENT, {**DEVICES_INPUT, "ackBaseUrl": "ftp://x"}))
+    assert outcome.error is not None
+    assert "ackBaseUrl must be an http(s) URL" in outcome.error

@@ -19,8 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from azure.durable_functions.models.utils import http_utils
 
-BASE = "http://localhost:7071/runtime/webhooks/durabletask"
-QUERY = "taskHub=TestHubName&connection=Storage&code=SYSKEY"
+from tests.helpers.client_binding import BASE, QUERY, binding
 
 
 @dataclass
@@ -102,36 +101,6 @@ async def rpc() -> AsyncIterator[tuple[FakeDurableRpc, str]]:
         await server.close()
 
 
-def binding(rpc_base_url: str) -> str:
-    """The durable-client binding value the host passes to the starter."""
-    management = {
-        "id": "INSTANCEID",
-        "statusQueryGetUri": f"{BASE}/instances/INSTANCEID?{QUERY}",
-        "sendEventPostUri": f"{BASE}/instances/INSTANCEID/raiseEvent/{{eventName}}?{QUERY}",
-        "terminatePostUri": f"{BASE}/instances/INSTANCEID/terminate?reason={{text}}&{QUERY}",
-        "rewindPostUri": f"{BASE}/instances/INSTANCEID/rewind?reason={{text}}&{QUERY}",
-        "purgeHistoryDeleteUri": f"{BASE}/instances/INSTANCEID?{QUERY}",
-        "restartPostUri": f"{BASE}/instances/INSTANCEID/restart?{QUERY}",
-        "suspendPostUri": f"{BASE}/instances/INSTANCEID/suspend?reason={{text}}&{QUERY}",
-        "resumePostUri": f"{BASE}/instances/INSTANCEID/resume?reason={{text}}&{QUERY}",
-    }
-    create = f"{BASE}/orchestrators/{{functionName}}[/{{instanceId}}]"
-    return json.dumps(
-        {
-            "taskHubName": "TestHubName",
-            "creationUrls": {
-                "createNewInstancePostUri": f"{create}?code=SYSKEY",
-                "createAndWaitOnNewInstancePostUri": f"{create}?timeout={{timeoutInSeconds}}"
-                "&pollingInterval={intervalInSeconds}&code=SYSKEY",
-            },
-            "managementUrls": management,
-            "baseUrl": BASE,
-            "requiredQueryStringParameters": "code=SYSKEY",
-            "rpcBaseUrl": rpc_base_url,
-        }
-    )
-
-
 Starter = Callable[..., Any]
 
 
@@ -189,6 +158,8 @@ async def test_sync_start_with_defaults_answers_202_check_status(
         "customerSegment": "enterprise",
         "skus": ["SKU-100", "SKU-200"],
         "ackTimeoutSeconds": 900,
+        # where the starter was called: the ack links' base when no setting names one
+        "ackBaseUrl": "http://localhost:7071/api",
     }
     # No instanceId given: nothing to look up first.
     assert not [r for r in fake.requests if r["method"] == "GET"]
@@ -223,6 +194,7 @@ async def test_devices_start_passes_ids_and_ack_timeout(
         "mode": "devices",
         "deviceIds": ["dev-1", "dev-2"],
         "ackTimeoutSeconds": 30,
+        "ackBaseUrl": "http://localhost:7071/api",
     }
 
 
@@ -236,7 +208,11 @@ async def test_devices_start_without_ids_uses_configuration_and_setting_timeout(
     answer = await call(user_function, DEVICES, url, b"{}")
     assert answer.status == 202
     [start] = fake.starts()
-    assert json.loads(json.loads(start["body"])) == {"mode": "devices", "ackTimeoutSeconds": 45}
+    assert json.loads(json.loads(start["body"])) == {
+        "mode": "devices",
+        "ackTimeoutSeconds": 45,
+        "ackBaseUrl": "http://localhost:7071/api",
+    }
 
 
 # ---- 409: the singleton rule ----------------------------------------------------------------
@@ -427,4 +403,21 @@ async def test_broken_app_setting_is_a_500_json_error(
     answer = await call(user_function, SYNC, url)
     assert answer.status == 500
     assert answer.body["field"] == "ACK_TIMEOUT_SECONDS"
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("starter", [SYNC, DEVICES])
+async def test_no_ack_signing_key_is_a_500_and_starts_nothing(
+    user_function: Callable[[str], Any],
+    rpc: tuple[FakeDurableRpc, str],
+    monkeypatch: pytest.MonkeyPatch,
+    starter: str,
+) -> None:
+    fake, url = rpc
+    monkeypatch.setenv("ACK_SIGNING_KEY", "@Microsoft.KeyVault(SecretUri=https://kv/secrets/k)")
+    answer = await call(user_function, starter, url)
+    assert answer.status == 500
+    assert answer.body["field"] == "ACK_SIGNING_KEY"
+    assert "unresolved Key Vault reference" in answer.body["error"]
+    assert "kv/secrets" not in answer.body["error"]
     assert fake.requests == []

@@ -27,7 +27,16 @@ PACKAGE = {
     "sha256": DIGEST,
     "sizeBytes": 321,
 }
-RECEIPT = {"consumer": "device", "instanceId": CHILD_ID, "packageUrl": PACKAGE["url"]}
+ACK_URL = "http://localhost:7071/api/acks/dG9rZW4.c2ln"
+RECEIPT = {
+    "consumer": "device",
+    "instanceId": CHILD_ID,
+    "packageUrl": PACKAGE["url"],
+    "channel": "queue:device-notifications",
+    "notificationId": "5d0f3a1e-0000-5000-8000-000000000002",
+    "messageId": "m-1",
+    "ackUrl": ACK_URL,
+}
 
 Handle = Callable[[str], str]
 
@@ -128,6 +137,37 @@ def test_waits_for_the_ack_raced_against_a_timer(device: Handle) -> None:
     assert status["packageUrl"] == PACKAGE["url"]
     assert status["sha256"] == DIGEST
     assert status["ackDeadline"] == iso(fire_at)
+    # For operators: how the consumer was told, and the signed link it acks through.
+    assert status["notification"] == "queue:device-notifications"
+    assert status["notificationId"] == RECEIPT["notificationId"]
+    assert status["ackUrl"] == ACK_URL
+
+
+def test_the_send_activity_gets_the_deadline_the_link_base_and_the_subject(
+    user_function: Callable[[str], Any],
+) -> None:
+    h = History(
+        "run-1:inventory-sync",
+        INVENTORY,
+        {"skus": ["A-1", "B-2"], "ackTimeoutSeconds": 30, "ackBaseUrl": "http://h:1/api"},
+        parent_instance_id=PARENT_ID,
+    )
+    h.task_scheduled(0, "build_inventory_snapshot").orchestrator_completed()
+    h.orchestrator_started().task_completed(0, PACKAGE)
+    send = run(user_function(INVENTORY), h).leaves()[-1]
+    assert send["functionName"] == "send_snapshot_to_warehouse"
+    assert json.loads(send["input"]) == {
+        "parentInstanceId": PARENT_ID,
+        "instanceId": "run-1:inventory-sync",
+        "consumer": "warehouse",
+        "packageUrl": PACKAGE["url"],
+        "sha256": DIGEST,
+        "eventName": ACK_EVENT,
+        "ackDeadline": iso(h.now + timedelta(seconds=30)),
+        "ackBaseUrl": "http://h:1/api",
+        # No SKU list: a queue message holds at most 64 KB.
+        "subject": {"skuCount": 2},
+    }
 
 
 def finish_with_ack(device: Handle, input_json: str) -> tuple[Outcome, Outcome]:

@@ -16,7 +16,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.storage.blob import BlobServiceClient
 
-from demo.azurite import AzuriteBlob
+from demo.azurite import Azurite
 from workflows.blob_store import (
     DEV_ACCOUNT_KEY,
     AccountKeySigner,
@@ -49,9 +49,7 @@ def with_query(url: str, **changes: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def store_with_clock(
-    azurite: AzuriteBlob, now: datetime, grace_seconds: int = 0
-) -> BlobPackageStore:
+def store_with_clock(azurite: Azurite, now: datetime, grace_seconds: int = 0) -> BlobPackageStore:
     connection = parse_connection_string(azurite.connection_string, "AzureWebJobsStorage")
     service = BlobServiceClient(
         connection.blob_endpoint,
@@ -64,7 +62,7 @@ def store_with_clock(
 
 
 def test_put_uploads_the_bytes_with_digest_type_and_a_read_only_sas(
-    blob_store: BlobPackageStore, service: BlobServiceClient, azurite: AzuriteBlob
+    blob_store: BlobPackageStore, service: BlobServiceClient, azurite: Azurite
 ) -> None:
     container = fresh_container()
     stored = blob_store.put(
@@ -130,7 +128,7 @@ def test_the_sas_does_not_allow_writing(blob_store: BlobPackageStore) -> None:
     assert blob_store.get(container, "p/x.json") == CONTENT
 
 
-def test_an_expired_sas_is_refused_by_storage(azurite: AzuriteBlob) -> None:
+def test_an_expired_sas_is_refused_by_storage(azurite: Azurite) -> None:
     # Issued an hour ago for a 60 s window: expired long since.
     store = store_with_clock(azurite, datetime.now(UTC) - timedelta(hours=1))
     stored = store.put(
@@ -142,7 +140,7 @@ def test_an_expired_sas_is_refused_by_storage(azurite: AzuriteBlob) -> None:
 
 
 @pytest.mark.slow  # waits out a real SAS window
-def test_a_sas_works_for_its_window_and_is_refused_after_it(azurite: AzuriteBlob) -> None:
+def test_a_sas_works_for_its_window_and_is_refused_after_it(azurite: Azurite) -> None:
     # Real time: a one-second window without grace (SAS times have one-second resolution).
     store = store_with_clock(
         azurite, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
@@ -220,7 +218,7 @@ def test_get_of_a_missing_blob_is_none(blob_store: BlobPackageStore) -> None:
     assert blob_store.get(container, "nothing.json") is None
 
 
-def test_storage_refusing_the_upload_is_a_one_line_error(azurite: AzuriteBlob) -> None:
+def test_storage_refusing_the_upload_is_a_one_line_error(azurite: Azurite) -> None:
     wrong_key = base64.b64encode(b"w" * 64).decode()
     text = azurite.connection_string.replace(DEV_ACCOUNT_KEY, wrong_key)
     assert text != azurite.connection_string

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from demo.azurite import AzuriteBlob, connection_string_for
+from demo.azurite import Azurite, connection_string_for
 from durable_local.functions.registry import FunctionRegistry
 from durable_local.runtime.client import DurableRuntime
 from durable_local.runtime.clock import ManualClock
@@ -209,7 +209,7 @@ async def test_the_device_downloads_through_the_sas_and_the_child_completes(
 
 
 async def test_an_expired_sas_is_refused_and_the_device_reports_not_ok(
-    runtime: tuple[DurableRuntime, ManualClock], azurite: AzuriteBlob
+    runtime: tuple[DurableRuntime, ManualClock], azurite: Azurite
 ) -> None:
     connection = parse_connection_string(azurite.connection_string, "AzureWebJobsStorage")
     signer = AccountKeySigner(
