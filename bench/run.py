@@ -27,6 +27,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -86,6 +87,10 @@ def load_apps() -> tuple[Any, Any]:
     os.environ["MAX_DEVICES_PER_RUN"] = "10000"
     # Packages in worker memory: the bench measures the host, not Blob Storage / Azurite.
     os.environ["PACKAGE_STORE"] = "memory"
+    # Consumers are told by a log line, not a queue (no Azurite either); the starters need an
+    # ack-link key (the bench's devices acknowledge through the Durable HTTP API).
+    os.environ["NOTIFIER"] = "log"
+    os.environ.setdefault("ACK_SIGNING_KEY", secrets.token_urlsafe(32))
     product = load_app(ROOT)
     fixture = load_app(FIXTURE_DIR)
     for name in ("workflows", "azure", "durable_local"):
