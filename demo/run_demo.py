@@ -12,7 +12,7 @@ de-duplicates on ``notificationId``, downloads the package through its SAS URL, 
 SHA-256 digest and POSTs its ack to the message's signed ``ackUrl``. One device never answers
 (it times out) and one rejects the package. The demo prints progress while it runs, then the
 aggregated outputs (URLs without their SAS), stops the runtime, and exits 0 only if everything
-came out as expected. With ``DEVICE_SYNC_HOST_URL`` set (demo/target.py) it drives that
+came out as expected. With ``DEVICE_SYNC_HOST_URL`` set (devtools/target.py) it drives that
 already-running host instead. See docs/demo.md.
 """
 
@@ -32,11 +32,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from demo.azurite import Azurite, AzuriteError
-from demo.consumers import NotificationReader, fetch_digest, post_ack
-from demo.durable_client import DurableClient
-from demo.host_process import LocalHost
-from demo.target import RemoteTarget, remote_target
+from devtools.azurite import Azurite, AzuriteError
+from devtools.consumers import NotificationReader, fetch_digest, post_ack
+from devtools.durable_client import DurableClient
+from devtools.host_process import LocalHost
+from devtools.target import RemoteTarget, remote_target
 
 SYNC_ACK_TIMEOUT = 60
 TIMED_OUT_DEVICE = "device-013"

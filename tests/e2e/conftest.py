@@ -3,7 +3,7 @@
 By default each test module shares one durable-local process (``durable-local start`` on a free
 port with its own SQLite store in a temporary folder) and the session shares one private
 Azurite (blob + queue); app settings reach the app through environment variables, as app
-settings do in Azure. With ``DEVICE_SYNC_HOST_URL`` set (demo/target.py) the same tests run
+settings do in Azure. With ``DEVICE_SYNC_HOST_URL`` set (devtools/target.py) the same tests run
 against that already-running host instead (e.g. ``func start`` + Azurite, configured with
 ``REMOTE_SETTINGS``); tests that need durable-local itself are skipped there, saying why.
 """
@@ -22,10 +22,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # `pytest` without `python -m` does not add the root
     sys.path.insert(0, str(REPO_ROOT))
 
-from demo.azurite import Azurite, azurite_installed  # noqa: E402
-from demo.durable_client import DurableClient  # noqa: E402
-from demo.host_process import LocalHost  # noqa: E402
-from demo.target import HOST_URL, RemoteTarget, remote_target  # noqa: E402
+from devtools.azurite import Azurite, azurite_installed  # noqa: E402
+from devtools.durable_client import DurableClient  # noqa: E402
+from devtools.host_process import LocalHost  # noqa: E402
+from devtools.target import HOST_URL, RemoteTarget, remote_target  # noqa: E402
 
 #: The host the suite runs against when it is not durable-local (None: durable-local).
 REMOTE: RemoteTarget | None = remote_target()

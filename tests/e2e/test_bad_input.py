@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from demo.durable_client import DurableClient, with_key
-from demo.host_process import LocalHost
-from demo.target import RemoteTarget
+from devtools.durable_client import DurableClient, with_key
+from devtools.host_process import LocalHost
+from devtools.target import RemoteTarget
 
 from .conftest import REMOTE
 

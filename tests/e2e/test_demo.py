@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from demo.host_process import REPO_ROOT
 from demo.run_demo import ACK_LINKS_FILE
+from devtools.host_process import REPO_ROOT
 
 from .conftest import REMOTE
 

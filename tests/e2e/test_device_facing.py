@@ -1,7 +1,7 @@
 """The app as its consumers see it, end to end over real HTTP: queue notifications, signed ack
 links, cancelling a run.
 
-Consumers here hold no key of the app: they read their queue (``demo.consumers``), download
+Consumers here hold no key of the app: they read their queue (``devtools.consumers``), download
 the package through its SAS URL, check the digest and POST their ack to the message's
 ``ackUrl``. Figures (ack burst, cancel of 100 devices) are printed, never asserted.
 """
@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from demo.consumers import NotificationReader, fetch_digest, post_ack
-from demo.durable_client import ACK_EVENT, DurableClient, history_events
+from devtools.consumers import NotificationReader, fetch_digest, post_ack
+from devtools.durable_client import ACK_EVENT, DurableClient, history_events
 
 pytestmark = pytest.mark.slow
 

@@ -34,8 +34,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from demo.durable_client import ACK_EVENT, DurableClient, Response, history_events
-from demo.host_process import LocalHost
+from devtools.durable_client import ACK_EVENT, DurableClient, Response, history_events
+from devtools.host_process import LocalHost
 
 from .conftest import E2E_SETTINGS, needs_durable_local
 

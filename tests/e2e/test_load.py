@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from demo.durable_client import ACK_EVENT, DurableClient, Response, history_events
+from devtools.durable_client import ACK_EVENT, DurableClient, Response, history_events
 
 from .conftest import needs_durable_local, start_host
 

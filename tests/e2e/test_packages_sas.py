@@ -17,8 +17,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from demo.azurite import Azurite
-from demo.durable_client import DurableClient
+from devtools.azurite import Azurite
+from devtools.durable_client import DurableClient
 
 pytestmark = pytest.mark.slow
 

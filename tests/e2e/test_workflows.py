@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from demo.durable_client import ACK_EVENT, DurableClient, history_events, quote_id
-from demo.host_process import LocalHost
+from devtools.durable_client import ACK_EVENT, DurableClient, history_events, quote_id
+from devtools.host_process import LocalHost
 
 from .conftest import needs_durable_local
 

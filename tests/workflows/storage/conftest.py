@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from demo.azurite import AZURITE_BIN, Azurite, azurite_installed
+from devtools.azurite import AZURITE_BIN, Azurite, azurite_installed
 from workflows import settings as app_settings
 from workflows.blob_store import BlobPackageStore
 from workflows.consumers import set_notifier

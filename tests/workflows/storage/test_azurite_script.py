@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.azurite import AZURITE_BIN, REPO_ROOT, azurite_installed
+from devtools.azurite import AZURITE_BIN, REPO_ROOT, azurite_installed
 
 pytestmark = [
     pytest.mark.slow,

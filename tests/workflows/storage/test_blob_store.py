@@ -16,7 +16,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.storage.blob import BlobServiceClient
 
-from demo.azurite import Azurite
+from devtools.azurite import Azurite
 from workflows.blob_store import (
     DEV_ACCOUNT_KEY,
     AccountKeySigner,

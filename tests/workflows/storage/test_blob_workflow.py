@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from demo.azurite import Azurite, connection_string_for
+from devtools.azurite import Azurite, connection_string_for
 from durable_local.functions.registry import FunctionRegistry
 from durable_local.runtime.client import DurableRuntime
 from durable_local.runtime.clock import ManualClock

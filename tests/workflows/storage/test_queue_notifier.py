@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from azure.storage.queue import QueueServiceClient
 
-from demo.azurite import Azurite
+from devtools.azurite import Azurite
 from workflows.ack_links import load_ack_keys, verify_token
 from workflows.consumers import create_notifier, notification_id_for
 from workflows.queue_notifier import (
