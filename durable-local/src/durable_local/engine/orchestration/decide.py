@@ -67,45 +67,11 @@ def decide(
         if state.status.is_terminal and state.last_updated is not None
         else now,
     )
-    _decide(
-        commit,
-        state,
-        plan,
-        history,
-        sdk,
-        now,
-        known_activities,
-        known_orchestrators,
-        orchestrator_name,
-        new_id,
-    )
-    # Encoded once, for the store and for the caller's history cache; a queued event keeps
-    # the text it was queued with.
-    texts = plan.new_texts or [None] * len(plan.new_events)
-    commit.appended_texts = [
-        ev.played_text(event, texts[index] if index < len(texts) else None)
-        for index, event in enumerate(commit.appended)
-    ]
-    return commit
-
-
-def _decide(
-    commit: EpisodeCommit,
-    state: InstanceState,
-    plan: EpisodePlan,
-    history: list[Event],
-    sdk: SdkState | None,
-    now: datetime,
-    known_activities: Callable[[str], bool],
-    known_orchestrators: Callable[[str], bool],
-    orchestrator_name: Callable[[str], str],
-    new_id: Callable[[], str],
-) -> None:
     if plan.terminated:
         _finish(commit, state, now, RuntimeStatus.TERMINATED, plan.terminated_reason, None)
-        return
+        return _stored(commit, plan)
     if sdk is None:
-        return
+        return _stored(commit, plan)
 
     commit.custom_status = None if sdk.custom_status is None else json.dumps(sdk.custom_status)
     commit.custom_status_changed = True
@@ -122,11 +88,11 @@ def _decide(
     except NonDeterminismError as exc:
         output = f"Non-Deterministic workflow detected: {exc}"
         _finish(commit, state, now, RuntimeStatus.FAILED, output, output)
-        return
+        return _stored(commit, plan)
     except OrchestrationActionError as exc:
         output = f"Orchestrator function '{state.name}' failed: {exc}"
         _finish(commit, state, now, RuntimeStatus.FAILED, output, f"Message: {exc}")
-        return
+        return _stored(commit, plan)
 
     for task in replay.new_tasks:
         commit.appended.append(_scheduling_event(task, now))
@@ -141,7 +107,7 @@ def _decide(
     if not finished:
         commit.appended.append(ev.new_orchestrator_completed(now))
         commit.status = RuntimeStatus.RUNNING
-        return
+        return _stored(commit, plan)
     if sdk.error is not None:
         output = f"Orchestrator function '{state.name}' failed: {sdk.error}"
         details = f"Message: {sdk.error}, StackTrace: "
@@ -164,6 +130,18 @@ def _decide(
     else:
         result = None if sdk.output is None else compact(sdk.output)
         _finish(commit, state, now, RuntimeStatus.COMPLETED, result, None)
+    return _stored(commit, plan)
+
+
+def _stored(commit: EpisodeCommit, plan: EpisodePlan) -> EpisodeCommit:
+    """The commit with its events encoded once, for the store and for the caller's history
+    cache; a queued event keeps the text it was queued with."""
+    texts = plan.new_texts or [None] * len(plan.new_events)
+    commit.appended_texts = [
+        ev.played_text(event, texts[index] if index < len(texts) else None)
+        for index, event in enumerate(commit.appended)
+    ]
+    return commit
 
 
 def _finish(
