@@ -5,7 +5,8 @@ Blueprints (registered by ``function_app.py``):
 * ``workflows.starters``: HTTP starters.
 * ``workflows.operations``: the cancel route (``POST /api/runs/{id}/cancel``).
 * ``workflows.acks``: the ack route consumers POST to (``POST /api/acks/{token}``).
-* ``workflows.orchestrators``: the parent workflow and its three sub-orchestrators.
+* ``workflows.orchestrators``: the parent workflow and its three sub-orchestrators, which
+  delegate their package handshake to ``workflows.handshake``.
 * ``workflows.activities``: package building, consumer notification, outcome recording.
 
 Pure domain modules, importable without the Functions host: ``contracts`` (names, payload
