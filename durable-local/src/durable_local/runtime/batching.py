@@ -47,6 +47,9 @@ class BatchingPolicy:
         #: code shares the host's process: a worker process replays on a core of its own).
         self.hold_streams = hold_streams
         self._instances: dict[str, InstanceBatch] = {}
+        # Those with a ``ready_since``: the only ones a hold can apply to (a devices run keeps
+        # thousands of instances, few of them waiting at any moment).
+        self._ready: dict[str, InstanceBatch] = {}
         self._held: dict[str, float] = {}  # the holds of the last ``holds`` call
 
     def _of(self, instance_id: str) -> InstanceBatch:
@@ -63,9 +66,8 @@ class BatchingPolicy:
         """The instances held back now, with their deadlines, and whether one that was held at
         the previous call no longer is (so a claim may find it)."""
         held = {}
-        for instance_id, batch in self._instances.items():
-            if batch.ready_since is None:
-                continue
+        for instance_id, batch in self._ready.items():
+            assert batch.ready_since is not None
             if not batch.outstanding and not batch.streaming:
                 continue
             hold = min(MAX_HOLD, HOLD_FACTOR * batch.next_replay())
@@ -77,7 +79,7 @@ class BatchingPolicy:
 
     def claimed(self, instance_id: str) -> None:
         """Its episode starts: what it was waiting for is being applied."""
-        batch = self._instances.get(instance_id)
+        batch = self._ready.pop(instance_id, None)
         if batch is not None:
             batch.ready_since = None
             batch.streaming = False
@@ -87,8 +89,7 @@ class BatchingPolicy:
         if self.hold_streams:
             batch = self._of(instance_id)
             batch.streaming = True
-            if batch.ready_since is None:
-                batch.ready_since = now
+            self._ready_at(instance_id, batch, now)
 
     def replayed(self, instance_id: str, seconds: float, history_len: int) -> None:
         batch = self._of(instance_id)
@@ -106,6 +107,7 @@ class BatchingPolicy:
         ``ended`` (finished or continued as new) and its state is dropped."""
         if ended:
             self._instances.pop(instance_id, None)
+            self._ready.pop(instance_id, None)
             return
         batch = self._of(instance_id)
         batch.committed_len = history_len
@@ -117,5 +119,9 @@ class BatchingPolicy:
         batch = self._instances.get(instance_id)
         if batch is not None and batch.outstanding is not None:
             batch.outstanding = max(0, batch.outstanding - count)
-            if batch.ready_since is None:
-                batch.ready_since = now
+            self._ready_at(instance_id, batch, now)
+
+    def _ready_at(self, instance_id: str, batch: InstanceBatch, now: float) -> None:
+        if batch.ready_since is None:
+            batch.ready_since = now
+            self._ready[instance_id] = batch
