@@ -23,11 +23,11 @@ _PUBLIC = {
     "HistoryEvent": "durable_local.testing.views",
     "ActivityCall": "durable_local.testing.views",
     "InstanceStatus": "durable_local.testing.views",
-    "HistoryBuilder": "durable_local.testing.replay",
-    "ReplayResult": "durable_local.testing.replay",
-    "ActionType": "durable_local.testing.replay",
-    "replay": "durable_local.testing.replay",
-    "iso": "durable_local.testing.replay",
+    "HistoryBuilder": "durable_local.testing.builder",
+    "ReplayResult": "durable_local.testing.builder",
+    "ActionType": "durable_local.testing.builder",
+    "replay": "durable_local.testing.builder",
+    "iso": "durable_local.testing.builder",
     "DurableTestError": "durable_local.testing.errors",
     "AppLoadError": "durable_local.testing.errors",
     "UnknownInstanceError": "durable_local.testing.errors",
@@ -64,6 +64,7 @@ __all__ = [
 if TYPE_CHECKING:
     from durable_local.model import RuntimeStatus
     from durable_local.runtime.clock import ManualClock
+    from durable_local.testing.builder import ActionType, HistoryBuilder, ReplayResult, iso, replay
     from durable_local.testing.errors import (
         AppLoadError,
         DurableTestError,
@@ -75,7 +76,6 @@ if TYPE_CHECKING:
     )
     from durable_local.testing.host import DurableTestHost
     from durable_local.testing.mocks import ActivityMock
-    from durable_local.testing.replay import ActionType, HistoryBuilder, ReplayResult, iso, replay
     from durable_local.testing.views import ActivityCall, HistoryEvent, InstanceStatus
 
 

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from durable_local.testing.builder import HistoryBuilder
     from durable_local.testing.host import DurableTestHost
-    from durable_local.testing.replay import HistoryBuilder
 
 MARKER = "durable_app"
 INI_OPTION = "durable_app_dir"
@@ -100,6 +100,6 @@ durable_host = _async_fixture()(_durable_host)
 @pytest.fixture
 def history_builder() -> type[HistoryBuilder]:
     """The ``HistoryBuilder`` class: ``history_builder("my_orchestrator", input=...)``."""
-    from durable_local.testing.replay import HistoryBuilder
+    from durable_local.testing.builder import HistoryBuilder
 
     return HistoryBuilder
