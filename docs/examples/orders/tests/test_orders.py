@@ -2,6 +2,7 @@
 of this file, and tests/durable_local/testing/test_guide.py runs it."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,7 @@ from durable_local.testing import DurableTestHost, HistoryBuilder, RuntimeStatus
 from function_app import process_order
 
 ORDER = {"id": 7, "amount": 30}
+APP_DIR = Path(__file__).parents[1]
 
 
 # -- a chain -----------------------------------------------------------------------------------
@@ -100,3 +102,13 @@ def test_the_card_is_charged_once_the_stock_is_reserved(
         ("reserve_stock", '{"id": 7, "amount": 30}'),
         ("charge_card", '{"id": 7, "amount": 30}'),
     ]
+
+
+# -- without the plugin ------------------------------------------------------------------------
+async def test_a_host_of_your_own() -> None:
+    async with DurableTestHost(APP_DIR, settings={"PAYMENT_URL": "http://payments.test"}) as host:
+        with host.mock_activity("charge_card", lambda order: "receipt-1") as charge:
+            instance_id = await host.client.start_new("process_order", None, ORDER)
+            status = await host.wait_for_status(instance_id, RuntimeStatus.COMPLETED)
+        assert status.output["receipt"] == "receipt-1"
+        assert len(charge.calls) == 1
