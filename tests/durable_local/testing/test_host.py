@@ -11,7 +11,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from durable_local.testing import AppLoadError, DurableTestError, DurableTestHost, RuntimeStatus
+from durable_local.testing import (
+    AppLoadError,
+    DurableTestError,
+    DurableTestHost,
+    HostKeys,
+    RuntimeStatus,
+)
 from tests.fixture_apps import TESTING_APP
 from tests.helpers.apps import write_app
 
@@ -133,3 +139,22 @@ async def test_start_and_close_without_a_with_block() -> None:
         await host.close()
     await host.close()  # idempotent
     assert "function_app" not in sys.modules
+
+
+async def test_keys_and_a_body_limit_are_enforced_when_given() -> None:
+    keys = HostKeys(system_key="sys-key")
+    async with DurableTestHost(TESTING_APP, keys=keys, max_body_size=64) as host:
+        api = "/runtime/webhooks/durabletask/instances"
+        assert (await host.http.get(api)).status == 401
+        assert (await host.http.get(api, params={"code": "sys-key"})).status == 200
+        # The SDK client still works, and the URLs it builds carry the system key.
+        iid = await host.client.start_new("reminders", None, 0)
+        assert (await host.wait_for_status(iid)).runtime_status == RuntimeStatus.COMPLETED
+        payload = host.client.create_http_management_payload(iid)
+        assert "code=sys-key" in payload["statusQueryGetUri"]
+        sleeping = await host.client.start_new("sleeper", None, 1)
+        await host.wait_for_status(sleeping, RuntimeStatus.RUNNING)
+        big = await host.http.post(
+            f"{api}/{sleeping}/raiseEvent/x", params={"code": "sys-key"}, json="x" * 100
+        )
+        assert big.status == 413

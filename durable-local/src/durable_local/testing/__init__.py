@@ -37,6 +37,7 @@ _PUBLIC = {
     "WaitTimeoutError": "durable_local.testing.errors",
     "RuntimeStatus": "durable_local.model",
     "ManualClock": "durable_local.runtime.clock",
+    "HostKeys": "durable_local.http",
 }
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "DurableTestHost",
     "HistoryBuilder",
     "HistoryEvent",
+    "HostKeys",
     "InstanceStatus",
     "ManualClock",
     "NotAnActivityError",
@@ -62,6 +64,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from durable_local.http import HostKeys
     from durable_local.model import RuntimeStatus
     from durable_local.runtime.clock import ManualClock
     from durable_local.testing.builder import ActionType, HistoryBuilder, ReplayResult, iso, replay

@@ -12,6 +12,7 @@ speaks to the host's RPC endpoint exactly as a starter function does in Azure.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -23,9 +24,9 @@ from typing import Any, Literal
 from aiohttp.test_utils import TestClient, TestServer
 from azure.durable_functions import DurableOrchestrationClient
 
-from durable_local.engine.orchestration.render import render_status
 from durable_local.functions.loader import LoadedApp, load_app
 from durable_local.host import MEMORY_STORE, FunctionsHost, HostOptions
+from durable_local.http import HostConfig, HostKeys
 from durable_local.http.binding import durable_client_binding
 from durable_local.model import QueryFilter, RuntimeStatus
 from durable_local.runtime.client import DurableRuntime
@@ -76,7 +77,9 @@ class DurableTestHost:
     sets where a manual clock starts. ``settings`` are app settings put into ``os.environ``
     before the app is imported (they win over ``local.settings.json``) and taken out again on
     exit. ``auto_advance`` skips the clock to the next timer whenever the runtime is idle.
-    ``port`` is the loopback port to serve on (default: any free one).
+    ``port`` is the loopback port to serve on (default: any free one). ``keys`` enforces keys
+    as ``durable-local start --function-key/--master-key/--system-key`` does (default: none, all
+    routes open, as Core Tools); ``max_body_size`` limits request bodies (default 16 MiB).
 
     On exit the host stops the runtime, closes the server and the store, unloads the app's
     modules and restores ``os.environ``.
@@ -91,6 +94,8 @@ class DurableTestHost:
         auto_advance: bool = False,
         start_time: datetime | None = None,
         port: int | None = None,
+        keys: HostKeys | None = None,
+        max_body_size: int | None = None,
     ) -> None:
         self.app_dir = Path(app_dir)
         self._clock = _make_clock(clock, start_time)
@@ -101,6 +106,8 @@ class DurableTestHost:
         self._settings = dict(settings or {})
         self._auto_advance_wanted = auto_advance
         self._port = port
+        self._keys = keys
+        self._max_body_size = max_body_size
         self._env: EnvironmentPatch | None = None
         self._loaded: LoadedApp | None = None
         self._host: FunctionsHost | None = None
@@ -117,7 +124,9 @@ class DurableTestHost:
         self._env = EnvironmentPatch(self._settings)
         try:
             self._loaded = self._load()
-            options = HostOptions(store=MEMORY_STORE, clock=self._clock, in_process=True)
+            options = HostOptions(
+                store=MEMORY_STORE, clock=self._clock, in_process=True, config=self._config()
+            )
             self._host = FunctionsHost(self._loaded, options)
             server = TestServer(self._host.app, host="127.0.0.1", port=self._port)
             self._http = TestClient(server)
@@ -126,6 +135,7 @@ class DurableTestHost:
                 origin=self.url,
                 rpc_base_url=f"{self.url}/durabletask/",
                 hub_name=self.runtime.hub_name,
+                system_key=self._keys.system_key if self._keys else None,
             )
             self._client = DurableOrchestrationClient(binding)
             if self._auto_advance_wanted:
@@ -142,6 +152,19 @@ class DurableTestHost:
             raise AppLoadError(
                 f"durable-local could not load the function app in '{self.app_dir}':\n{exc}"
             ) from exc
+
+    def _config(self) -> HostConfig | None:
+        if self._keys is None and self._max_body_size is None:
+            return None  # the app's route prefix, no keys: as `durable-local start`
+        assert self._loaded is not None
+        config = HostConfig(
+            route_prefix=self._loaded.settings.route_prefix,
+            keys=self._keys or HostKeys(),
+            app_dir=str(self._loaded.app_dir),
+        )
+        if self._max_body_size is not None:
+            config = dataclasses.replace(config, max_body_size=self._max_body_size)
+        return config
 
     async def close(self) -> None:
         """Stop everything and give the process back as it was (idempotent)."""
@@ -217,6 +240,13 @@ class DurableTestHost:
         return self._client
 
     # -- time ----------------------------------------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        """The runtime's clock: a ``ManualClock`` unless the host runs on the system clock.
+        Moving a manual clock directly fires due timers without waiting for their episodes;
+        ``advance`` also waits."""
+        return self._clock
+
     @property
     def now(self) -> datetime:
         """The runtime's current time (what ``context.current_utc_datetime`` will read)."""
@@ -322,19 +352,7 @@ class DurableTestHost:
         record = self.runtime.store.get_instance(instance_id)
         if record is None:
             raise UnknownInstanceError(instance_id)
-        return InstanceStatus.from_status_object(
-            render_status(
-                name=record.name,
-                instance_id=record.instance_id,
-                runtime_status=record.status.value,
-                input_json=record.input_json,
-                custom_status_json=record.custom_status,
-                output=record.output,
-                created=record.created,
-                updated=record.updated,
-                show_input=True,
-            )
-        )
+        return InstanceStatus.from_record(record)
 
     def custom_status(self, instance_id: str) -> Any:
         """What the orchestrator last passed to ``set_custom_status`` (None when never)."""
