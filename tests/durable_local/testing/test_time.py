@@ -82,6 +82,7 @@ async def test_auto_advance_can_be_switched_on_and_off() -> None:
         assert host.auto_advance
         await host.wait_for_status(first, RuntimeStatus.COMPLETED, timeout=10)
         host.auto_advance = False
+        assert not host.auto_advance
         second = await host.client.start_new("sleeper", None, 10)
         await host.wait_idle()
         assert host.status(second).runtime_status == RuntimeStatus.RUNNING

@@ -282,8 +282,7 @@ class DurableTestHost:
                 self._auto = AutoAdvance(self.runtime, clock)
             self._auto.start()
         elif self._auto is not None:
-            auto, self._auto = self._auto, None
-            asyncio.get_running_loop().create_task(auto.stop())
+            self._auto.cancel()
 
     # -- waiting -------------------------------------------------------------------------------
     async def wait_idle(self, timeout: float = DEFAULT_TIMEOUT) -> None:

@@ -67,6 +67,12 @@ class AutoAdvance:
         if not self.running:
             self._task = asyncio.create_task(self._run(), name="durable-local-auto-advance")
 
+    def cancel(self) -> None:
+        """Stop skipping at the next turn of the event loop (callable from sync code)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()  # the loop holds the task until the cancellation is delivered
+
     async def stop(self) -> None:
         """Stop skipping; the clock stays where it is."""
         task, self._task = self._task, None
