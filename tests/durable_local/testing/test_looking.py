@@ -44,11 +44,10 @@ async def test_an_instance_that_ends_in_another_status_fails_the_wait_at_once() 
 async def test_a_wait_that_times_out_says_a_timer_is_pending_on_the_manual_clock() -> None:
     async with DurableTestHost(TESTING_APP, start_time=START) as host:
         iid = await host.client.start_new("sleeper", None, 1)
-        with pytest.raises(WaitTimeoutError, match=r"is Running.*advance\(\)"):
-            await host.wait_for_status(iid, timeout=0.2)
-        # Waiting for a status it has is immediate.
         status = await host.wait_for_status(iid, RuntimeStatus.RUNNING)
         assert status.name == "sleeper"
+        with pytest.raises(WaitTimeoutError, match=r"is Running.*advance\(\)"):
+            await host.wait_for_status(iid, timeout=0.2)
 
 
 async def test_history_is_typed_events_with_parsed_payloads() -> None:
