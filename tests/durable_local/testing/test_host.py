@@ -17,8 +17,9 @@ from durable_local.testing import (
     DurableTestHost,
     HostKeys,
     RuntimeStatus,
+    UnknownInstanceError,
 )
-from tests.fixture_apps import TESTING_APP
+from tests.fixture_apps import ORDERS_APP, TESTING_APP
 from tests.helpers.apps import write_app
 
 
@@ -158,3 +159,14 @@ async def test_keys_and_a_body_limit_are_enforced_when_given() -> None:
             f"{api}/{sleeping}/raiseEvent/x", params={"code": "sys-key"}, json="x" * 100
         )
         assert big.status == 413
+
+
+async def test_two_apps_can_be_hosted_at_once() -> None:
+    async with DurableTestHost(TESTING_APP) as first, DurableTestHost(ORDERS_APP) as second:
+        first_id = await first.client.start_new("tolerant")
+        second_id = await second.client.start_new("price_basket", None, [{"sku": "pear", "qty": 2}])
+        assert (await first.wait_for_status(first_id)).output == "note recovered"
+        assert (await second.wait_for_status(second_id)).output == 8
+        with pytest.raises(UnknownInstanceError):
+            first.status(second_id)
+    assert "function_app" not in sys.modules
