@@ -18,6 +18,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# pytester: durable_local.testing's plugin is tested in pytest runs of its own
+# (tests/durable_local/testing/test_plugin.py).
+pytest_plugins = ("pytester",)
+
 
 @pytest.fixture(autouse=True)
 def restore_process_state() -> Iterator[None]:

@@ -1,6 +1,8 @@
 """The function apps the tests load or run.
 
 * ``basic_app/``, ``prefix_app/``, ``worker_app/``: app folders loaded as the CLI loads them.
+* ``testing_app/``: the app of ``durable_local.testing``'s own tests (timers, failures, settings).
+* ``ORDERS_APP``: the sample app of the testing guide, ``docs/examples/orders/``.
 * ``runtime_app``: small real SDK orchestrators for the runtime tests (imported as a module).
 * ``golden_app``: the orchestrators whose histories are recorded as golden files.
 * ``crash_worker``: an app with its own driver, run as a script by the crash test.
@@ -14,3 +16,5 @@ FIXTURE_APPS = Path(__file__).parent
 BASIC_APP = FIXTURE_APPS / "basic_app"
 PREFIX_APP = FIXTURE_APPS / "prefix_app"
 WORKER_APP = FIXTURE_APPS / "worker_app"
+TESTING_APP = FIXTURE_APPS / "testing_app"
+ORDERS_APP = FIXTURE_APPS.parent.parent / "docs" / "examples" / "orders"

@@ -1,5 +1,7 @@
-"""The host harness: a loaded app served by the real runtime over an in-memory SQLite store,
-through aiohttp's test client (fixtures in tests/durable_local/http/conftest.py)."""
+"""The host harness: a fixture app on ``durable_local.testing.DurableTestHost`` (the public
+test host: the composition root with an in-memory store, a ManualClock and user code in
+threads), seen through aiohttp's test client (fixtures in tests/durable_local/http/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +12,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from durable_local.functions.loader import LoadedApp
-from durable_local.host import FunctionsHost, HostOptions
-from durable_local.http import HostConfig, HostKeys
 from durable_local.model import RuntimeStatus
 from durable_local.runtime.client import DurableRuntime
 from durable_local.runtime.clock import ManualClock
+from durable_local.testing import DurableTestHost
 
 
 @dataclass
@@ -26,6 +27,12 @@ class Host:
     clock: ManualClock
     loaded: LoadedApp
 
+    @classmethod
+    def of(cls, test_host: DurableTestHost) -> Host:
+        clock = test_host.clock
+        assert isinstance(clock, ManualClock)
+        return cls(test_host.http, test_host.runtime, clock, test_host.loaded)
+
     async def idle(self) -> None:
         await self.runtime.wait_idle(timeout=20)
 
@@ -34,24 +41,3 @@ class Host:
 
 
 HostFactory = Callable[..., Any]
-
-
-async def serve(
-    aiohttp_client: Any,
-    loaded: LoadedApp,
-    *,
-    keys: HostKeys | None = None,
-    max_body_size: int | None = None,
-) -> Host:
-    """``loaded`` on a fresh host (the composition root: ManualClock, SQLite in memory, user
-    code in threads) behind the HTTP layer."""
-    clock = ManualClock()
-    config = HostConfig(
-        route_prefix=loaded.settings.route_prefix,
-        keys=keys or HostKeys(),
-        app_dir=str(loaded.app_dir),
-        **({"max_body_size": max_body_size} if max_body_size else {}),
-    )
-    host = FunctionsHost(loaded, HostOptions(config=config, clock=clock, in_process=True))
-    client = await aiohttp_client(host.app)
-    return Host(client=client, runtime=host.runtime, clock=clock, loaded=loaded)

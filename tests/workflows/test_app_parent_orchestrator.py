@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.app_history import ActionType, History, run
+from durable_local.testing import ActionType, HistoryBuilder, replay
 
 PARENT = "parent_workflow_orchestrator"
 RUN_ID = "run-42"
@@ -58,7 +58,7 @@ INVENTORY_RESULT = child_result(
 
 
 def test_sync_starts_with_the_customer_sync_only(parent: Handle) -> None:
-    outcome = run(parent, History(RUN_ID, PARENT, SYNC_INPUT))
+    outcome = replay(parent, HistoryBuilder(PARENT, instance_id=RUN_ID, input=SYNC_INPUT))
     assert not outcome.done
     [call] = outcome.actions
     assert call["actionType"] == ActionType.CALL_SUB_ORCHESTRATOR
@@ -76,8 +76,8 @@ def test_sync_starts_with_the_customer_sync_only(parent: Handle) -> None:
     assert (status["completed"], status["total"]) == (0, 2)
 
 
-def sync_history_after_customer(customer: dict[str, Any] | None = None) -> History:
-    h = History(RUN_ID, PARENT, SYNC_INPUT)
+def sync_history_after_customer(customer: dict[str, Any] | None = None) -> HistoryBuilder:
+    h = HistoryBuilder(PARENT, instance_id=RUN_ID, input=SYNC_INPUT)
     h.sub_orchestration_created(0, "customer_sync_sub_orchestrator", CUSTOMER_ID)
     h.orchestrator_completed().orchestrator_started()
     if customer is None:
@@ -88,7 +88,7 @@ def sync_history_after_customer(customer: dict[str, Any] | None = None) -> Histo
 
 
 def test_sync_runs_inventory_only_after_the_customer_sync(parent: Handle) -> None:
-    outcome = run(parent, sync_history_after_customer())
+    outcome = replay(parent, sync_history_after_customer())
     calls = outcome.leaves()
     assert [c["instanceId"] for c in calls] == [CUSTOMER_ID, INVENTORY_ID]
     assert calls[1]["functionName"] == "inventory_sync_sub_orchestrator"
@@ -105,7 +105,7 @@ def test_sync_output_has_both_child_results(parent: Handle) -> None:
     h.sub_orchestration_created(1, "inventory_sync_sub_orchestrator", INVENTORY_ID)
     h.orchestrator_completed().orchestrator_started()
     h.sub_orchestration_completed(1, INVENTORY_RESULT)
-    outcome = run(parent, h)
+    outcome = replay(parent, h)
     assert outcome.done
     assert outcome.output == {
         "instanceId": RUN_ID,
@@ -119,17 +119,17 @@ def test_sync_output_has_both_child_results(parent: Handle) -> None:
 
 
 def test_sync_reports_a_crashed_customer_sync_and_still_syncs_inventory(parent: Handle) -> None:
-    h = History(RUN_ID, PARENT, SYNC_INPUT)
+    h = HistoryBuilder(PARENT, instance_id=RUN_ID, input=SYNC_INPUT)
     h.sub_orchestration_created(0, "customer_sync_sub_orchestrator", CUSTOMER_ID)
     h.orchestrator_completed().orchestrator_started()
     h.sub_orchestration_failed(
         0, "Orchestrator function 'customer_sync_sub_orchestrator' failed: boom", "stack"
     )
-    assert [c["instanceId"] for c in run(parent, h).leaves()] == [CUSTOMER_ID, INVENTORY_ID]
+    assert [c["instanceId"] for c in replay(parent, h).leaves()] == [CUSTOMER_ID, INVENTORY_ID]
     h.sub_orchestration_created(1, "inventory_sync_sub_orchestrator", INVENTORY_ID)
     h.orchestrator_completed().orchestrator_started()
     h.sub_orchestration_completed(1, INVENTORY_RESULT)
-    outcome = run(parent, h)
+    outcome = replay(parent, h)
     assert outcome.output["status"] == "completed_with_errors"
     customer = outcome.output["customer"]
     assert customer["status"] == "failed"
@@ -145,7 +145,7 @@ def test_sync_with_a_rejected_child_completes_with_errors(parent: Handle) -> Non
     h.sub_orchestration_created(1, "inventory_sync_sub_orchestrator", INVENTORY_ID)
     h.orchestrator_completed().orchestrator_started()
     h.sub_orchestration_completed(1, INVENTORY_RESULT)
-    assert run(parent, h).output["status"] == "completed_with_errors"
+    assert replay(parent, h).output["status"] == "completed_with_errors"
 
 
 # ---- devices mode -----------------------------------------------------------------------------
@@ -158,16 +158,16 @@ def device_id_of(device: str) -> str:
     return f"{RUN_ID}:device:{device}"
 
 
-def devices_history(devices: list[str] = DEVICES) -> History:
+def devices_history(devices: list[str] = DEVICES) -> HistoryBuilder:
     """History where every device child has been created (ids 0..n-1)."""
-    h = History(RUN_ID, PARENT, {**DEVICES_INPUT, "deviceIds": devices})
+    h = HistoryBuilder(PARENT, instance_id=RUN_ID, input={**DEVICES_INPUT, "deviceIds": devices})
     for index, device in enumerate(devices):
         h.sub_orchestration_created(index, "device_provisioning_orchestrator", device_id_of(device))
     return h.orchestrator_completed()
 
 
 def test_devices_are_all_scheduled_in_one_episode_with_deterministic_ids(parent: Handle) -> None:
-    outcome = run(parent, History(RUN_ID, PARENT, DEVICES_INPUT))
+    outcome = replay(parent, HistoryBuilder(PARENT, instance_id=RUN_ID, input=DEVICES_INPUT))
     assert not outcome.done
     [race] = outcome.actions
     assert race["actionType"] == ActionType.WHEN_ANY
@@ -183,7 +183,10 @@ def test_devices_are_all_scheduled_in_one_episode_with_deterministic_ids(parent:
     assert status["childInstanceIds"] == [device_id_of(d) for d in DEVICES]
     assert (status["completed"], status["total"]) == (0, 3)
     # Same input, same ids: a replay or a restart derives exactly the same children.
-    assert run(parent, History(RUN_ID, PARENT, DEVICES_INPUT)).state == outcome.state
+    assert (
+        replay(parent, HistoryBuilder(PARENT, instance_id=RUN_ID, input=DEVICES_INPUT)).state
+        == outcome.state
+    )
 
 
 def test_one_failing_child_does_not_lose_the_others(parent: Handle) -> None:
@@ -195,7 +198,7 @@ def test_one_failing_child_does_not_lose_the_others(parent: Handle) -> None:
     h.sub_orchestration_completed(
         0, child_result("device_provisioning", device_id_of("dev-a"), deviceId="dev-a")
     )
-    middle = run(parent, h)
+    middle = replay(parent, h)
     assert not middle.done
     assert middle.custom_status["completed"] == 2
     assert middle.custom_status["childInstanceIds"] == [device_id_of("dev-c")]
@@ -207,7 +210,7 @@ def test_one_failing_child_does_not_lose_the_others(parent: Handle) -> None:
         2,
         child_result("device_provisioning", device_id_of("dev-c"), "timed_out", deviceId="dev-c"),
     )
-    outcome = run(parent, h)
+    outcome = replay(parent, h)
     assert outcome.done
     output = outcome.output
     assert output["total"] == 3
@@ -235,30 +238,34 @@ def test_all_devices_succeeding_completes(parent: Handle) -> None:
         h.sub_orchestration_completed(
             index, child_result("device_provisioning", device_id_of(device), deviceId=device)
         )
-    outcome = run(parent, h)
+    outcome = replay(parent, h)
     assert outcome.output["succeeded"] == DEVICES
     assert outcome.output["failed"] == []
     assert outcome.output["status"] == "completed"
 
 
 def test_without_device_ids_the_configured_pending_devices_are_used(parent: Handle) -> None:
-    h = History(RUN_ID, PARENT, {"mode": "devices", "ackTimeoutSeconds": 120})
-    [lookup] = run(parent, h).leaves()
+    h = HistoryBuilder(
+        PARENT, instance_id=RUN_ID, input={"mode": "devices", "ackTimeoutSeconds": 120}
+    )
+    [lookup] = replay(parent, h).leaves()
     assert lookup["actionType"] == ActionType.CALL_ACTIVITY_WITH_RETRY
     assert lookup["functionName"] == "get_new_device_ids"
     assert json.loads(lookup["input"]) == {"parentInstanceId": RUN_ID}
     h.task_scheduled(0, "get_new_device_ids").orchestrator_completed()
     h.orchestrator_started().task_completed(0, {"deviceIds": ["cfg-1", "cfg-2"]})
-    outcome = run(parent, h)
+    outcome = replay(parent, h)
     children = [a for a in outcome.leaves() if a["actionType"] == ActionType.CALL_SUB_ORCHESTRATOR]
     assert [c["instanceId"] for c in children] == [device_id_of("cfg-1"), device_id_of("cfg-2")]
 
 
 def test_no_pending_devices_completes_immediately(parent: Handle) -> None:
-    h = History(RUN_ID, PARENT, {"mode": "devices", "ackTimeoutSeconds": 120})
+    h = HistoryBuilder(
+        PARENT, instance_id=RUN_ID, input={"mode": "devices", "ackTimeoutSeconds": 120}
+    )
     h.task_scheduled(0, "get_new_device_ids").orchestrator_completed()
     h.orchestrator_started().task_completed(0, {"deviceIds": []})
-    outcome = run(parent, h)
+    outcome = replay(parent, h)
     assert outcome.done
     assert outcome.output == {
         "instanceId": RUN_ID,
@@ -273,7 +280,10 @@ def test_no_pending_devices_completes_immediately(parent: Handle) -> None:
 
 def test_custom_status_lists_a_bounded_number_of_child_ids(parent: Handle) -> None:
     devices = [f"dev-{i:03d}" for i in range(60)]
-    outcome = run(parent, History(RUN_ID, PARENT, {**DEVICES_INPUT, "deviceIds": devices}))
+    outcome = replay(
+        parent,
+        HistoryBuilder(PARENT, instance_id=RUN_ID, input={**DEVICES_INPUT, "deviceIds": devices}),
+    )
     assert len(outcome.leaves()) == 60
     status = outcome.custom_status
     assert len(status["childInstanceIds"]) == 25
@@ -287,7 +297,7 @@ def test_replaying_the_final_devices_history_reproduces_the_same_actions(parent:
         h.sub_orchestration_completed(
             index, child_result("device_provisioning", device_id_of(device), deviceId=device)
         )
-    first, second = run(parent, h), run(parent, h)
+    first, second = replay(parent, h), replay(parent, h)
     assert first.state == second.state
     assert [("sub", a["functionName"]) for a in first.leaves()] == [
         (kind, name) for kind, _, name in h.scheduled()
@@ -307,7 +317,7 @@ def test_replaying_the_final_devices_history_reproduces_the_same_actions(parent:
 def test_invalid_parent_input_fails_the_orchestration(
     parent: Handle, bad_input: Any, needle: str
 ) -> None:
-    outcome = run(parent, History(RUN_ID, PARENT, bad_input))
+    outcome = replay(parent, HistoryBuilder(PARENT, instance_id=RUN_ID, input=bad_input))
     assert outcome.error is not None
     assert needle in outcome.error
     assert outcome.state["actions"] == [[]]
@@ -324,7 +334,7 @@ def test_a_terminated_child_is_reported_as_terminated_not_failed(parent: Handle)
     h.sub_orchestration_completed(
         0, child_result("device_provisioning", device_id_of("dev-a"), deviceId="dev-a")
     )
-    outcome = run(parent, h)
+    outcome = replay(parent, h)
     assert outcome.done
     assert outcome.output["failed"] == [
         {
@@ -343,7 +353,7 @@ def test_a_terminated_child_is_reported_as_terminated_not_failed(parent: Handle)
 
 def test_the_ack_link_base_is_passed_on_to_every_child(parent: Handle) -> None:
     spec = {**DEVICES_INPUT, "ackBaseUrl": "http://127.0.0.1:5000/api"}
-    [race] = run(parent, History(RUN_ID, PARENT, spec)).actions
+    [race] = replay(parent, HistoryBuilder(PARENT, instance_id=RUN_ID, input=spec)).actions
     assert [json.loads(c["input"]) for c in race["compoundActions"]] == [
         {"deviceId": d, "ackTimeoutSeconds": 120, "ackBaseUrl": "http://127.0.0.1:5000/api"}
         for d in DEVICES
@@ -351,6 +361,7 @@ def test_the_ack_link_base_is_passed_on_to_every_child(parent: Handle) -> None:
 
 
 def test_an_ack_link_base_that_is_no_url_fails_the_run(parent: Handle) -> None:
-    outcome = run(parent, History(RUN_ID, PARENT, {**DEVICES_INPUT, "ackBaseUrl": "ftp://x"}))
+    spec = {**DEVICES_INPUT, "ackBaseUrl": "ftp://x"}
+    outcome = replay(parent, HistoryBuilder(PARENT, instance_id=RUN_ID, input=spec))
     assert outcome.error is not None
     assert "ackBaseUrl must be an http(s) URL" in outcome.error

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.app_history import ActionType, History, Outcome, iso, run
+from durable_local.testing import ActionType, HistoryBuilder, ReplayResult, iso, replay
 from workflows.contracts import ACK_EVENT
 
 DEVICE = "device_provisioning_orchestrator"
@@ -47,16 +47,16 @@ def device(user_function: Callable[[str], Any]) -> Handle:
     return handle
 
 
-def device_history(timeout: int = TIMEOUT) -> History:
-    return History(
-        CHILD_ID,
+def device_history(timeout: int = TIMEOUT) -> HistoryBuilder:
+    return HistoryBuilder(
         DEVICE,
-        {"deviceId": "dev-1", "ackTimeoutSeconds": timeout},
+        instance_id=CHILD_ID,
+        input={"deviceId": "dev-1", "ackTimeoutSeconds": timeout},
         parent_instance_id=PARENT_ID,
     )
 
 
-def awaiting_ack(timeout: int = TIMEOUT) -> tuple[History, Any]:
+def awaiting_ack(timeout: int = TIMEOUT) -> tuple[HistoryBuilder, Any]:
     """History of a device child that built and sent its package and now waits for the ack."""
     h = device_history(timeout)
     h.task_scheduled(0, "build_device_installation_package").orchestrator_completed()
@@ -69,7 +69,7 @@ def awaiting_ack(timeout: int = TIMEOUT) -> tuple[History, Any]:
     return h, fire_at
 
 
-def record_input(outcome: Outcome) -> dict[str, Any]:
+def record_input(outcome: ReplayResult) -> dict[str, Any]:
     """Input of the record_package_outcome call (the last scheduled activity)."""
     action = outcome.leaves()[-1]
     assert action["functionName"] == "record_package_outcome"
@@ -83,7 +83,7 @@ def ack_json(payload: Any) -> str:
 
 
 def test_first_episode_builds_the_package_with_retry(device: Handle) -> None:
-    outcome = run(device, device_history())
+    outcome = replay(device, device_history())
     assert not outcome.done
     [wrapper] = outcome.actions
     assert wrapper["actionType"] == ActionType.WHEN_ALL  # how the SDK wraps a retried call
@@ -109,7 +109,7 @@ def test_retry_settings_come_from_app_settings(
 ) -> None:
     monkeypatch.setenv("ACTIVITY_RETRY_MAX_ATTEMPTS", "5")
     monkeypatch.setenv("ACTIVITY_RETRY_FIRST_INTERVAL_MS", "250")
-    [call] = run(device, device_history()).leaves()
+    [call] = replay(device, device_history()).leaves()
     assert call["retryOptions"] == {
         "firstRetryIntervalInMilliseconds": 250,
         "maxNumberOfAttempts": 5,
@@ -118,7 +118,7 @@ def test_retry_settings_come_from_app_settings(
 
 def test_waits_for_the_ack_raced_against_a_timer(device: Handle) -> None:
     h, fire_at = awaiting_ack()
-    outcome = run(device, h)
+    outcome = replay(device, h)
     assert not outcome.done
     race = outcome.actions[-1]
     assert race["actionType"] == ActionType.WHEN_ANY
@@ -146,15 +146,15 @@ def test_waits_for_the_ack_raced_against_a_timer(device: Handle) -> None:
 def test_the_send_activity_gets_the_deadline_the_link_base_and_the_subject(
     user_function: Callable[[str], Any],
 ) -> None:
-    h = History(
-        "run-1:inventory-sync",
+    h = HistoryBuilder(
         INVENTORY,
         {"skus": ["A-1", "B-2"], "ackTimeoutSeconds": 30, "ackBaseUrl": "http://h:1/api"},
+        instance_id="run-1:inventory-sync",
         parent_instance_id=PARENT_ID,
     )
     h.task_scheduled(0, "build_inventory_snapshot").orchestrator_completed()
     h.orchestrator_started().task_completed(0, PACKAGE)
-    send = run(user_function(INVENTORY), h).leaves()[-1]
+    send = replay(user_function(INVENTORY), h).leaves()[-1]
     assert send["functionName"] == "send_snapshot_to_warehouse"
     assert json.loads(send["input"]) == {
         "parentInstanceId": PARENT_ID,
@@ -170,16 +170,16 @@ def test_the_send_activity_gets_the_deadline_the_link_base_and_the_subject(
     }
 
 
-def finish_with_ack(device: Handle, input_json: str) -> tuple[Outcome, Outcome]:
+def finish_with_ack(device: Handle, input_json: str) -> tuple[ReplayResult, ReplayResult]:
     """Deliver an ack, then complete the record activity; return both episodes' outcomes."""
     h, _ = awaiting_ack()
     h.orchestrator_started().event_raised(ACK_EVENT, input_json)
-    recording = run(device, h)
+    recording = replay(device, h)
     h.task_scheduled(3, "record_package_outcome").orchestrator_completed()
     h.orchestrator_started().task_completed(
         3, {"instanceId": CHILD_ID, "status": "x", "recordUrl": "memory://r"}
     )
-    return recording, run(device, h)
+    return recording, replay(device, h)
 
 
 def test_ack_ok_with_matching_digest_completes_and_cancels_the_timer(device: Handle) -> None:
@@ -239,13 +239,13 @@ def test_bare_true_ack_completes_without_digest_verification(device: Handle) -> 
 def test_timeout_when_the_timer_wins_and_a_late_ack_is_ignored(device: Handle) -> None:
     h, fire_at = awaiting_ack()
     h.orchestrator_started(advance=timedelta(seconds=TIMEOUT)).timer_fired(2, fire_at)
-    recording = run(device, h)
+    recording = replay(device, h)
     assert record_input(recording)["status"] == "timed_out"
     h.task_scheduled(3, "record_package_outcome").orchestrator_completed()
     # The ack arrives after the timeout, in the same episode as the record result.
     h.orchestrator_started().event_raised(ACK_EVENT, ack_json({"ok": True, "sha256": DIGEST}))
     h.task_completed(3, {"instanceId": CHILD_ID, "status": "timed_out", "recordUrl": "m://r"})
-    final = run(device, h)
+    final = replay(device, h)
     assert final.done
     assert final.output["status"] == "timed_out"
     assert final.output["reason"] == f"no {ACK_EVENT} within {TIMEOUT} s"
@@ -262,7 +262,7 @@ def test_activity_retry_then_success(device: Handle) -> None:
     h.orchestrator_started(advance=timedelta(seconds=5)).timer_fired(1, retry_at)
     h.task_scheduled(2, "build_device_installation_package").orchestrator_completed()
     h.orchestrator_started().task_completed(2, PACKAGE)
-    outcome = run(device, h)
+    outcome = replay(device, h)
     assert not outcome.done
     names = [a.get("functionName") for a in outcome.leaves()]
     assert names == ["build_device_installation_package", "send_package_to_device"]
@@ -287,14 +287,14 @@ def test_activity_failing_every_attempt_reports_failed(
     # After the last attempt DTFx still creates (and fires) one immediate timer.
     h.timer_created(3, h.now).orchestrator_completed()
     h.orchestrator_started().timer_fired(3, h.now)
-    outcome = run(device, h)
+    outcome = replay(device, h)
     recorded = record_input(outcome)
     assert recorded["status"] == "failed"
     assert recorded["reason"] == reason
     assert recorded["packageUrl"] is None
     h.task_scheduled(4, "record_package_outcome").orchestrator_completed()
     h.orchestrator_started().task_completed(4, {"instanceId": CHILD_ID})
-    final = run(device, h)
+    final = replay(device, h)
     assert final.done
     assert (final.output["status"], final.output["reason"]) == ("failed", reason)
 
@@ -304,7 +304,7 @@ def test_replaying_the_final_history_reproduces_the_same_actions(device: Handle)
     h.orchestrator_started().event_raised(ACK_EVENT, ack_json({"ok": True, "sha256": DIGEST}))
     h.task_scheduled(3, "record_package_outcome").orchestrator_completed()
     h.orchestrator_started().task_completed(3, {"instanceId": CHILD_ID})
-    first, second = run(device, h), run(device, h)
+    first, second = replay(device, h), replay(device, h)
     assert first.state == second.state
     assert first.done
     # The replayed actions line up with what the history says was scheduled, id by id: this
@@ -347,8 +347,8 @@ def test_sync_children_share_the_handshake(
 ) -> None:
     handle = user_function(name)
     child_id = f"{PARENT_ID}:{'customer' if name == CUSTOMER else 'inventory'}-sync"
-    h = History(child_id, name, child_input, parent_instance_id=PARENT_ID)
-    [call] = run(handle, h).leaves()
+    h = HistoryBuilder(name, child_input, instance_id=child_id, parent_instance_id=PARENT_ID)
+    [call] = replay(handle, h).leaves()
     assert call["functionName"] == build
     assert json.loads(call["input"])["subject"] == subject
     h.task_scheduled(0, build).orchestrator_completed()
@@ -359,7 +359,7 @@ def test_sync_children_share_the_handshake(
     h.orchestrator_started().event_raised(ACK_EVENT, ack_json({"ok": True, "sha256": DIGEST}))
     h.task_scheduled(3, "record_package_outcome").orchestrator_completed()
     h.orchestrator_started().task_completed(3, {"instanceId": child_id})
-    final = run(handle, h)
+    final = replay(handle, h)
     assert final.done
     assert final.output["status"] == "completed"
     assert final.output["step"] == name.replace("_sub_orchestrator", "")
@@ -368,8 +368,10 @@ def test_sync_children_share_the_handshake(
 
 
 def test_invalid_child_input_fails_the_child(device: Handle) -> None:
-    h = History(CHILD_ID, DEVICE, {"deviceId": "bad id!", "ackTimeoutSeconds": 5})
-    outcome = run(device, h)
+    h = HistoryBuilder(
+        DEVICE, instance_id=CHILD_ID, input={"deviceId": "bad id!", "ackTimeoutSeconds": 5}
+    )
+    outcome = replay(device, h)
     assert outcome.error is not None
     assert "deviceId" in outcome.error
 
@@ -385,13 +387,13 @@ def test_a_week_long_ack_window_uses_long_timer_slices_and_the_ack_cancels_it(
     h.orchestrator_started().task_completed(1, RECEIPT)
     # Beyond maximumShortTimerDuration (6 days) the SDK waits in 3-day slices from "now".
     first_slice = h.now + timedelta(days=3)
-    waiting = run(device, h)
+    waiting = replay(device, h)
     timers = [a for a in waiting.leaves() if a["actionType"] == ActionType.CREATE_TIMER]
     assert [t["fireAt"] for t in timers] == [iso(first_slice)]
     assert waiting.custom_status["ackTimeoutSeconds"] == week
     h.timer_created(2, first_slice).orchestrator_completed()
     h.orchestrator_started().event_raised(ACK_EVENT, ack_json({"ok": True, "sha256": DIGEST}))
-    recording = run(device, h)
+    recording = replay(device, h)
     timers = [a for a in recording.leaves() if a["actionType"] == ActionType.CREATE_TIMER]
     assert all(t["isCanceled"] for t in timers)
     assert record_input(recording)["status"] == "completed"
@@ -410,7 +412,7 @@ def test_a_week_long_ack_window_times_out_after_its_last_slice(device: Handle) -
     for index, fire_at in enumerate(slices):
         h.timer_created(timer_id, fire_at).orchestrator_completed()
         h.orchestrator_started(advance=fire_at - h.now).timer_fired(timer_id, fire_at)
-        outcome = run(device, h)
+        outcome = replay(device, h)
         timers = [
             a["fireAt"] for a in outcome.leaves() if a["actionType"] == ActionType.CREATE_TIMER
         ]

@@ -12,7 +12,6 @@ from yarl import URL
 from durable_local.http import HostKeys
 from durable_local.worker.http_call import HttpFunctionError, to_http_result
 from tests.fixture_apps import PREFIX_APP
-from tests.helpers.apps import AppLoader
 from tests.helpers.host import Host
 
 
@@ -191,10 +190,8 @@ async def test_with_keys_the_sdk_client_still_works_and_urls_carry_the_system_ke
 # --------------------------------------------------------------------------------------------
 
 
-async def test_empty_route_prefix_and_hub_from_setting(
-    make_host: Any, app_loader: AppLoader
-) -> None:
-    host = await make_host(app_loader(PREFIX_APP))
+async def test_empty_route_prefix_and_hub_from_setting(make_host: Any) -> None:
+    host = await make_host(PREFIX_APP)
     assert host.runtime.hub_name == "PrefixHub"
     response = await host.client.get("/hello/Ann")
     assert response.status == 200
