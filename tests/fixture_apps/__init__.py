@@ -1,6 +1,7 @@
 """The function apps the tests load or run.
 
 * ``basic_app/``, ``prefix_app/``, ``worker_app/``: app folders loaded as the CLI loads them.
+* ``timer_app/``: timer triggers, a schedule from a setting, disabled functions.
 * ``testing_app/``: the app of ``durable_local.testing``'s own tests (timers, failures, settings).
 * ``ORDERS_APP``: the sample app of the testing guide, ``docs/examples/orders/``.
 * ``runtime_app``: small real SDK orchestrators for the runtime tests (imported as a module).
@@ -17,4 +18,5 @@ BASIC_APP = FIXTURE_APPS / "basic_app"
 PREFIX_APP = FIXTURE_APPS / "prefix_app"
 WORKER_APP = FIXTURE_APPS / "worker_app"
 TESTING_APP = FIXTURE_APPS / "testing_app"
+TIMER_APP = FIXTURE_APPS / "timer_app"
 ORDERS_APP = FIXTURE_APPS.parent.parent / "docs" / "examples" / "orders"

@@ -14,8 +14,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from durable_local.functions.settings import LoaderError, local_http_port
 from durable_local.host import MEMORY_STORE, FunctionsHost, HostOptions
 from durable_local.http import DEFAULT_MAX_BODY_SIZE, HostConfig, HostKeys
 from durable_local.http.urls import WEBHOOK_BASE
+from durable_local.triggers.timers import ScheduledTimer
 from durable_local.worker.logs import configure_logging
 from durable_local.worker.protocol import WorkerError
 
@@ -159,8 +161,15 @@ class ServeOptions:
     cpu_split: bool = True
 
 
-def describe_functions(loaded: LoadedApp, base_url: str, route_prefix: str) -> str:
-    """The listing `func start` prints: HTTP functions with their URLs, then the rest."""
+def describe_functions(
+    loaded: LoadedApp,
+    base_url: str,
+    route_prefix: str,
+    timers: Iterable[ScheduledTimer] = (),
+    now: datetime | None = None,
+) -> str:
+    """The listing `func start` prints: HTTP functions with their URLs, then the rest; each
+    timer with its next five occurrences, as Core Tools prints them."""
     registry = loaded.registry
     prefix = f"/{route_prefix}" if route_prefix else ""
     lines = ["", "Functions:", ""]
@@ -186,6 +195,21 @@ def describe_functions(loaded: LoadedApp, base_url: str, route_prefix: str) -> s
     for activity in sorted(registry.activities.values(), key=lambda a: a.name.lower()):
         alias = f" (as '{activity.name}')" if activity.name != activity.function_name else ""
         lines.append(f"\t{activity.function_name}: activityTrigger{alias}")
+        lines.append("")
+    moment = now or datetime.now(UTC)
+    for timer in sorted(timers, key=lambda t: t.function.function_name.lower()):
+        name = timer.function.function_name
+        lines.append(f"\t{name}: timerTrigger")
+        lines.append(
+            f"\t  The next 5 occurrences of the '{name}' schedule "
+            f"({timer.schedule.kind}: '{timer.schedule.expression}') will be:"
+        )
+        for occurrence in timer.schedule.occurrences(moment, 5, timer.zone):
+            local = occurrence.astimezone(timer.zone)
+            lines.append(f"\t    {local.isoformat()} ({occurrence.strftime('%Y-%m-%dT%H:%M:%SZ')})")
+        lines.append("")
+    for off in sorted(registry.disabled, key=lambda f: f.function_name.lower()):
+        lines.append(f"\t{off.function_name}: {off.trigger_type} -- disabled")
         lines.append("")
     for unsupported in registry.unsupported:
         lines.append(
@@ -215,7 +239,10 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     )
     try:
         base_url = await host.serve(options.host, options.port)
-        print(describe_functions(loaded, base_url, options.config.route_prefix), flush=True)
+        listing = describe_functions(
+            loaded, base_url, options.config.route_prefix, host.timers.timers.values()
+        )
+        print(listing, flush=True)
         print(
             f"Durable HTTP API: {base_url}{WEBHOOK_BASE}/  "
             f"(task hub '{loaded.settings.hub_name}', store {options.store})",
@@ -272,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.chdir(options.loaded.app_dir)
     try:
         asyncio.run(serve(options))
-    except WorkerError as exc:  # the app loaded here but not in the worker process
+    except (WorkerError, LoaderError) as exc:  # not loadable in the worker; a bad schedule
         print(f"durable-local: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

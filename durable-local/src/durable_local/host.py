@@ -8,7 +8,9 @@ so there is one way the pieces fit together:
   GIL; with ``cpu_split`` on Linux the host keeps one CPU and the worker gets the others), or
   threads of this process (``in_process``: debuggers, embedded runtimes, manual clocks);
 * the runtime (``DurableRuntime``) over them, and the aiohttp app that serves it, started and
-  stopped with the app.
+  stopped with the app;
+* the timer triggers (``triggers.timers``), started once the host has an address to give
+  their durable client binding, on the runtime's clock.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from aiohttp import web
 
 from durable_local.functions.loader import LoadedApp
 from durable_local.http import HostConfig, create_app
+from durable_local.http.binding import durable_client_binding
 from durable_local.runtime.client import DurableRuntime
 from durable_local.runtime.clock import Clock, SystemClock
 from durable_local.store.sqlite import SqliteStore
+from durable_local.triggers.timers import TimerService, resolve_timers
 from durable_local.worker.cpus import CpuSplit, pinned_to, split_cpus
 from durable_local.worker.process import ProcessWorker
 
@@ -95,8 +99,17 @@ class FunctionsHost:
             worker=self.worker,
             activity_window=options.activity_window,
         )
+        # A schedule the host would refuse stops the start here (LoaderError).
+        self.timers = TimerService(
+            resolve_timers(loaded.registry, os.environ),
+            self.store,
+            options.clock,
+            app_dir=str(loaded.app_dir),
+            client_binding=self._client_binding,
+        )
+        self._origin: str | None = None
         self.app: web.Application = create_app(
-            self.runtime, loaded.registry, self.config, manage_runtime=True
+            self.runtime, loaded.registry, self.config, manage_runtime=True, runner=self.timers
         )
         self.app.on_cleanup.append(self._closed)
         self._runner: web.AppRunner | None = None
@@ -120,7 +133,24 @@ class FunctionsHost:
                 break
         shown = "localhost" if host in ("0.0.0.0", "::", "") else host
         self.base_url = f"http://{shown}:{bound}"
+        await self.start_triggers(self.base_url)
         return self.base_url
+
+    async def start_triggers(self, origin: str) -> None:
+        """Start the timer triggers; their durable client binding points at ``origin``."""
+        self._origin = origin
+        await self.timers.start()
+
+    def _client_binding(self) -> str | None:
+        if self._origin is None:
+            return None
+        return durable_client_binding(
+            origin=self._origin,
+            rpc_base_url=f"{self._origin}/durabletask/",
+            hub_name=self.runtime.hub_name,
+            connection=self.config.connection_name,
+            system_key=self.config.keys.system_key,
+        )
 
     async def close(self) -> None:
         """Stop serving, stop the runtime and the worker, close the store."""
@@ -133,6 +163,7 @@ class FunctionsHost:
     async def _closed(self, _app: web.Application) -> None:
         if not self._closed_already:
             self._closed_already = True
+            await self.timers.stop()
             self.store.close()
             self._placement.close()
 

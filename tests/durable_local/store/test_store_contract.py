@@ -791,3 +791,11 @@ def test_file_store_survives_reopen(tmp_path: Path) -> None:
         assert work.task_id == 0
     finally:
         second.close()
+
+
+def test_schedule_status_is_kept_per_timer_function_and_replaced(store: Store) -> None:
+    assert store.get_schedule_status("NightlySync") is None
+    store.set_schedule_status("NightlySync", '{"Last": "a"}')
+    store.set_schedule_status("NightlySync", '{"Last": "b"}')
+    assert store.get_schedule_status("nightlysync") == '{"Last": "b"}'  # names ignore case
+    assert store.get_schedule_status("Other") is None

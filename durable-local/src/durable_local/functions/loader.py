@@ -29,6 +29,7 @@ from durable_local.functions.registry import FunctionRegistry, RegistryError
 from durable_local.functions.settings import (
     HostSettings,
     LoaderError,
+    disabled_functions,
     load_local_settings,
     read_host_json,
 )
@@ -110,6 +111,7 @@ def load_app(
     try:
         app = find_function_register(module, script)
         registry = index_app(app, script)
+        registry.disable(disabled_functions(env))
     except BaseException:
         loaded.unload()
         raise

@@ -16,6 +16,7 @@ from typing import Any
 ORCHESTRATION_TRIGGER = "orchestrationTrigger"
 ACTIVITY_TRIGGER = "activityTrigger"
 HTTP_TRIGGER = "httpTrigger"
+TIMER_TRIGGER = "timerTrigger"
 ENTITY_TRIGGER = "entityTrigger"
 DURABLE_CLIENT = "durableClient"
 
@@ -63,6 +64,22 @@ class HttpFunction:
 
 
 @dataclass(frozen=True)
+class TimerFunction:
+    """A ``timerTrigger`` function: its schedule (as written: ``%SETTING%`` is resolved when it
+    is scheduled), whether it runs at start-up and whether its schedule status is kept."""
+
+    function_name: str
+    fn: Callable[..., Any]
+    arg_name: str
+    schedule: str
+    run_on_startup: bool
+    use_monitor: bool | None
+    client_binding: str | None
+    wants_context: bool
+    is_async: bool
+
+
+@dataclass(frozen=True)
 class UnsupportedFunction:
     """A function whose trigger durable-local does not run (listed at start)."""
 
@@ -78,13 +95,47 @@ class FunctionRegistry:
     orchestrators: dict[str, OrchestratorFunction] = field(default_factory=dict)
     activities: dict[str, ActivityFunction] = field(default_factory=dict)
     http: list[HttpFunction] = field(default_factory=list)
+    timers: list[TimerFunction] = field(default_factory=list)
     unsupported: list[UnsupportedFunction] = field(default_factory=list)
+    #: Functions turned off by ``AzureWebJobs.<name>.Disabled`` (name, trigger type).
+    disabled: list[UnsupportedFunction] = field(default_factory=list)
 
     def orchestrator(self, name: str) -> OrchestratorFunction | None:
         return self.orchestrators.get(name.lower())
 
     def activity(self, name: str) -> ActivityFunction | None:
         return self.activities.get(name.lower())
+
+    def timer(self, function_name: str) -> TimerFunction | None:
+        wanted = function_name.lower()
+        return next((t for t in self.timers if t.function_name.lower() == wanted), None)
+
+    def disable(self, function_names: Iterable[str]) -> None:
+        """Take these functions (by function name, any case) out of service: they are not run,
+        not routed and not callable, as the host treats a disabled function."""
+        off = {name.lower() for name in function_names}
+        if not off:
+            return
+        for key, orchestrator in list(self.orchestrators.items()):
+            if orchestrator.function_name.lower() in off:
+                del self.orchestrators[key]
+                self._disabled(orchestrator.function_name, ORCHESTRATION_TRIGGER)
+        for key, activity in list(self.activities.items()):
+            if activity.function_name.lower() in off:
+                del self.activities[key]
+                self._disabled(activity.function_name, ACTIVITY_TRIGGER)
+        for http in [f for f in self.http if f.function_name.lower() in off]:
+            self.http.remove(http)
+            self._disabled(http.function_name, HTTP_TRIGGER)
+        for timer in [f for f in self.timers if f.function_name.lower() in off]:
+            self.timers.remove(timer)
+            self._disabled(timer.function_name, TIMER_TRIGGER)
+        for other in [f for f in self.unsupported if f.function_name.lower() in off]:
+            self.unsupported.remove(other)
+            self._disabled(other.function_name, other.trigger_type)
+
+    def _disabled(self, function_name: str, trigger_type: str) -> None:
+        self.disabled.append(UnsupportedFunction(function_name, trigger_type))
 
     @classmethod
     def from_app(cls, app: Any) -> FunctionRegistry:
@@ -123,6 +174,8 @@ class FunctionRegistry:
             )
         elif kind == HTTP_TRIGGER:
             self.http.append(_http_function(name, fn, trigger_dict, function.get_bindings()))
+        elif kind == TIMER_TRIGGER:
+            self.timers.append(_timer_function(name, fn, trigger_dict, function.get_bindings()))
         else:
             self.unsupported.append(UnsupportedFunction(name, kind))
 
@@ -170,6 +223,33 @@ def _http_function(
         client_binding=client["name"] if client else None,
         client_task_hub=client.get("taskHub") if client else None,
         client_connection=client.get("connectionName") if client else None,
+        wants_context=_wants_context(fn, names),
+        is_async=inspect.iscoroutinefunction(fn),
+    )
+
+
+def _timer_function(
+    name: str, fn: Callable[..., Any], trigger: dict[str, Any], bindings: Iterable[Any]
+) -> TimerFunction:
+    client: dict[str, Any] | None = None
+    names = set()
+    for binding in bindings:
+        rep = binding.get_dict_repr()
+        names.add(rep.get("name"))
+        if rep.get("type") == DURABLE_CLIENT:
+            client = rep
+    schedule = trigger.get("schedule")
+    if not isinstance(schedule, str) or not schedule.strip():
+        raise RegistryError(f"Timer function '{name}' has no schedule.")
+    monitor = trigger.get("useMonitor")
+    return TimerFunction(
+        function_name=name,
+        fn=fn,
+        arg_name=trigger["name"],
+        schedule=schedule,
+        run_on_startup=bool(trigger.get("runOnStartup") or False),
+        use_monitor=None if monitor is None else bool(monitor),
+        client_binding=client["name"] if client else None,
         wants_context=_wants_context(fn, names),
         is_async=inspect.iscoroutinefunction(fn),
     )

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,3 +162,32 @@ def _read_json(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise LoaderError(f"{path}: invalid JSON: {exc}") from None
+
+
+_DISABLED = re.compile(r"^AzureWebJobs\.(.+)\.Disabled$", re.IGNORECASE)
+
+
+def disabled_functions(env: Mapping[str, str]) -> set[str]:
+    """Function names turned off by ``AzureWebJobs.<name>.Disabled`` (``true`` or ``1``)."""
+    names = set()
+    for key, value in env.items():
+        match = _DISABLED.match(key)
+        if match and value.strip().lower() in ("true", "1"):
+            names.add(match.group(1))
+    return names
+
+
+def resolve_setting_references(text: str, env: Mapping[str, str]) -> str:
+    """``%NAME%`` replaced by the app setting ``NAME`` (as the host resolves binding
+    expressions such as a timer's schedule); a setting that is not set is a ``LoaderError``."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise LoaderError(
+                f"'{text}' refers to app setting '%{name}%', which is not set "
+                "(add it to local.settings.json Values)."
+            )
+        return env[name]
+
+    return _SETTING_REFERENCE.sub(replace, text)

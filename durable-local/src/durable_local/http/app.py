@@ -5,7 +5,8 @@ Areas, matched in this order on the (case-insensitive) path:
 * ``/runtime/webhooks/durabletask/...``: the public Durable HTTP API (system key);
 * ``/durabletask/...``: the same API as the SDK's ``rpcBaseUrl`` (requests from this machine
   only, no key, like the extension's loopback listener);
-* ``/admin/host/status``: host status (admin key);
+* ``/admin/host/status``: host status, ``/admin/functions/{name}``: run a timer function by
+  hand (admin key);
 * ``/{routePrefix}/...``: the app's HTTP functions (their own auth levels).
 
 Routing is done here rather than by aiohttp's router because the host's rules differ: literal
@@ -25,11 +26,13 @@ from aiohttp import web
 
 import durable_local
 from durable_local.functions.registry import FunctionRegistry
+from durable_local.http.admin import admin_function_routes
 from durable_local.http.auth import AuthLevel, presented_key
 from durable_local.http.config import (
     CONFIG,
     REGISTRY,
     ROUTES,
+    RUNNER,
     RUNTIME,
     STARTED_AT,
     HostConfig,
@@ -42,7 +45,7 @@ from durable_local.http.errors import error_middleware, json_response
 from durable_local.http.functions import function_routes
 from durable_local.http.routing import RouteTemplate
 from durable_local.http.urls import ADMIN_BASE, RPC_BASE, WEBHOOK_BASE
-from durable_local.runtime.api import RuntimeAPI
+from durable_local.runtime.api import FunctionRunner, RuntimeAPI
 
 log = logging.getLogger("durable_local.http")
 
@@ -143,6 +146,7 @@ def create_app(
     config: HostConfig | None = None,
     *,
     manage_runtime: bool = False,
+    runner: FunctionRunner | None = None,
 ) -> web.Application:
     """The host's aiohttp application.
 
@@ -161,10 +165,12 @@ def create_app(
     app[CONFIG] = config
     app[ROUTES] = RouteTables(
         durable=durable_routes(),
-        admin=admin_routes(),
+        admin=admin_routes() + admin_function_routes(),
         functions=function_routes(registry),
     )
     app[STARTED_AT] = time.monotonic()
+    if runner is not None:
+        app[RUNNER] = runner
     if manage_runtime:
         if not isinstance(runtime, Lifecycle):
             raise TypeError("manage_runtime needs a runtime with start() and stop()")

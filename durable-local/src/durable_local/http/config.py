@@ -12,7 +12,7 @@ from durable_local.functions.registry import FunctionRegistry
 from durable_local.http.auth import AuthLevel, HostKeys
 from durable_local.http.routing import RouteTemplate
 from durable_local.http.urls import DEFAULT_CONNECTION
-from durable_local.runtime.api import RuntimeAPI
+from durable_local.runtime.api import FunctionRunner, RuntimeAPI
 
 DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
 
@@ -59,6 +59,7 @@ REGISTRY = web.AppKey("registry", FunctionRegistry)
 CONFIG = web.AppKey("config", HostConfig)
 ROUTES = web.AppKey("routes", RouteTables)
 STARTED_AT = web.AppKey("started_at", float)
+RUNNER = web.AppKey("runner", FunctionRunner)
 
 
 def origin_of(request: web.Request) -> str:

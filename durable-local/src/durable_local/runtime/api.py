@@ -91,3 +91,11 @@ class RuntimeAPI(Protocol):
         """Return once no episode, activity or due timer is pending (timers in the future do not
         count). Raises TimeoutError when that does not happen within ``timeout`` seconds."""
         ...
+
+
+class FunctionRunner(Protocol):
+    """Runs a non-HTTP function by hand (``POST /admin/functions/{name}``)."""
+
+    async def run_now(self, function_name: str) -> bool:
+        """Run it once, now; False when there is no such function to run."""
+        ...

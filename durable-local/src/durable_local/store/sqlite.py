@@ -383,6 +383,22 @@ class SqliteStore:
             )
             insert_message(conn, self._queued, instance_id, trigger, None, to_micros(updated))
 
+    def get_schedule_status(self, function_name: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT status FROM schedule_status WHERE function_name = ?",
+                (function_name.lower(),),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_schedule_status(self, function_name: str, status_json: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO schedule_status (function_name, status) VALUES (?, ?) "
+                "ON CONFLICT (function_name) DO UPDATE SET status = excluded.status",
+                (function_name.lower(), status_json),
+            )
+
     def release_all_leases(self) -> None:
         with self._tx() as conn:
             conn.execute("UPDATE instances SET lock_owner = NULL, lock_until = NULL")

@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS activities (
     dequeue_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS activities_by_lock ON activities (lock_until, id);
+CREATE TABLE IF NOT EXISTS schedule_status (
+    function_name TEXT PRIMARY KEY,
+    status TEXT NOT NULL
+);
 """
 
 INSTANCE_COLUMNS = (

@@ -138,6 +138,7 @@ class DurableTestHost:
                 system_key=self._keys.system_key if self._keys else None,
             )
             self._client = DurableOrchestrationClient(binding)
+            await self._host.start_triggers(self.url)
             if self._auto_advance_wanted:
                 self.auto_advance = True
         except BaseException:

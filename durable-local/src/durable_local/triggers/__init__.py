@@ -1,0 +1,1 @@
+"""Non-HTTP triggers the host runs on its own: timers (``timers``)."""
