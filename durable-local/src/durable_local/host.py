@@ -27,6 +27,7 @@ from aiohttp import web
 from durable_local.functions.loader import LoadedApp
 from durable_local.http import HostConfig, create_app
 from durable_local.http.binding import durable_client_binding
+from durable_local.model.versions import Versioning
 from durable_local.runtime.client import DurableRuntime
 from durable_local.runtime.clock import Clock, SystemClock
 from durable_local.store.sqlite import SqliteStore
@@ -98,6 +99,9 @@ class FunctionsHost:
             app_dir=str(loaded.app_dir),
             worker=self.worker,
             activity_window=options.activity_window,
+            versioning=Versioning(
+                settings.default_version, settings.version_match, settings.version_failure
+            ),
         )
         # A schedule the host would refuse stops the start here (LoaderError).
         self.timers = TimerService(

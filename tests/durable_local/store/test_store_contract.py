@@ -799,3 +799,10 @@ def test_schedule_status_is_kept_per_timer_function_and_replaced(store: Store) -
     store.set_schedule_status("NightlySync", '{"Last": "b"}')
     assert store.get_schedule_status("nightlysync") == '{"Last": "b"}'  # names ignore case
     assert store.get_schedule_status("Other") is None
+
+
+def test_ready_work_of_excluded_instances_does_not_count(store: Store) -> None:
+    waiting = record("waiting")
+    store.create_instance(waiting, start_event(waiting))
+    assert store.has_ready_work(T0)
+    assert not store.has_ready_work(T0, exclude={"waiting"})

@@ -139,6 +139,7 @@ def new_execution_started(
     input_json: str | None,
     parent: dict[str, Any] | None = None,
     generation: int = 0,
+    version: str = "",
 ) -> Event:
     return _event(
         EventType.EXECUTION_STARTED,
@@ -146,7 +147,7 @@ def new_execution_started(
         OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
         ParentInstance=parent,
         Name=name,
-        Version="",  # the SDK requires the key (spec §1)
+        Version=version,  # the SDK requires the key (spec §1); context.version reads it
         Input=input_json,
         Tags=None,
         Correlation=None,
@@ -247,14 +248,19 @@ def new_task_failed(when: datetime, task_id: int, reason: str, details: str | No
 
 
 def new_sub_orchestration_created(
-    when: datetime, task_id: int, name: str, instance_id: str, input_json: str | None
+    when: datetime,
+    task_id: int,
+    name: str,
+    instance_id: str,
+    input_json: str | None,
+    version: str = "",
 ) -> Event:
     return _event(
         EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
         when,
         task_id,
         Name=name,
-        Version="",
+        Version=version,
         InstanceId=instance_id,
         Input=input_json,
     )
@@ -293,3 +299,11 @@ def new_event_raised(when: datetime, name: str, input_json: str | None) -> Event
 
 def new_generic_event(when: datetime, data: str) -> Event:
     return _event(EventType.GENERIC_EVENT, when, Data=data)
+
+
+def execution_version(events: list[Event]) -> str:
+    """The orchestration's version: its ExecutionStarted's ``Version`` ("" when none)."""
+    for event in events:
+        if event["EventType"] == EventType.EXECUTION_STARTED:
+            return str(event.get("Version") or "")
+    return ""

@@ -11,13 +11,17 @@ import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from durable_local.model.versions import VersionFailure, VersionMatch
 
 DEFAULT_ROUTE_PREFIX = "api"
 DEFAULT_HUB_NAME = "TestHubName"
 DEFAULT_MAX_CONCURRENT = 10
 
 log = logging.getLogger("durable_local.loader")
+
+_Choice = TypeVar("_Choice", VersionMatch, VersionFailure)
 
 _SETTING_REFERENCE = re.compile(r"%([^%]+)%")
 
@@ -34,6 +38,11 @@ class HostSettings:
     hub_name: str = DEFAULT_HUB_NAME
     max_concurrent_activities: int = DEFAULT_MAX_CONCURRENT
     max_concurrent_orchestrations: int = DEFAULT_MAX_CONCURRENT
+    #: Orchestration versioning (extensions.durableTask): the version new instances get, and
+    #: which instance versions this worker runs.
+    default_version: str = ""
+    version_match: VersionMatch = VersionMatch.CURRENT_OR_OLDER
+    version_failure: VersionFailure = VersionFailure.REJECT
 
 
 def load_local_settings(
@@ -122,7 +131,31 @@ def read_host_json(app_dir: Path, environ: MutableMapping[str, str] | None = Non
         max_concurrent_orchestrations=_positive_int(
             durable, "maxConcurrentOrchestratorFunctions", path, DEFAULT_MAX_CONCURRENT
         ),
+        default_version=_text(durable, "defaultVersion", path, env),
+        version_match=_choice(durable, "versionMatchStrategy", path, VersionMatch.CURRENT_OR_OLDER),
+        version_failure=_choice(durable, "versionFailureStrategy", path, VersionFailure.REJECT),
     )
+
+
+def _text(section: dict[str, Any], key: str, path: Path, env: MutableMapping[str, str]) -> str:
+    value = section.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise LoaderError(f"{path}: extensions.durableTask.{key} must be a string.")
+    return resolve_setting_references(value, env) if "%" in value else value
+
+
+def _choice(section: dict[str, Any], key: str, path: Path, default: _Choice) -> _Choice:
+    value = section.get(key)
+    if value is None:
+        return default
+    members = list(type(default).__members__.values())
+    for member in members:
+        if isinstance(value, str) and value.lower() == member.value.lower():
+            return member
+    names = ", ".join(member.value for member in members)
+    raise LoaderError(f"{path}: extensions.durableTask.{key} must be one of {names}.")
 
 
 def _resolve_setting_references(text: str, env: MutableMapping[str, str], path: Path) -> str:

@@ -217,8 +217,12 @@ async def start_orchestration(request: web.Request, values: dict[str, str]) -> w
     timeout = _seconds(query, "timeout")
     interval = _seconds(query, "pollingInterval")
     _, data = await json_body(request)
+    # ?version= (the SDK client's start_new(version=...)); absent: host.json defaultVersion.
     instance_id = await _runtime(request).start_new(
-        values["functionName"], data, values.get("instanceId") or None
+        values["functionName"],
+        data,
+        values.get("instanceId") or None,
+        version=query.get("version"),
     )
     if timeout is not None:
         return await _wait_or_check_status(request, instance_id, timeout, interval)

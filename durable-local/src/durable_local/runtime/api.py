@@ -22,8 +22,15 @@ class RuntimeAPI(Protocol):
 
     hub_name: str
 
-    async def start_new(self, name: str, input: Any = None, instance_id: str | None = None) -> str:
-        """Create an instance (Pending) and return its id; a new 32-hex id when none is given.
+    async def start_new(
+        self,
+        name: str,
+        input: Any = None,
+        instance_id: str | None = None,
+        version: str | None = None,
+    ) -> str:
+        """Create an instance (Pending) and return its id; a new 32-hex id when none is given;
+        ``version`` (None: host.json ``defaultVersion``) is what ``context.version`` reads.
 
         Raises BadRequest (unknown orchestrator, invalid id, §7.1) or InstanceAlreadyExists (§7.2).
         """

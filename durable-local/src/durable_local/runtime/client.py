@@ -36,6 +36,7 @@ from durable_local.model.errors import (
     InvalidOperation,
 )
 from durable_local.model.messages import function_missing
+from durable_local.model.versions import Versioning
 from durable_local.runtime.api import StatusObject
 from durable_local.runtime.clock import Clock
 from durable_local.runtime.dispatcher import Dispatcher
@@ -59,8 +60,10 @@ class DurableRuntime:
         app_dir: str = ".",
         worker: LanguageWorker | None = None,
         activity_window: int | None = None,
+        versioning: Versioning | None = None,
     ) -> None:
         self.registry = registry
+        self.versioning = versioning or Versioning()
         self.store = store
         self.clock = clock
         self.hub_name = hub_name
@@ -73,6 +76,7 @@ class DurableRuntime:
             app_dir=app_dir,
             worker=worker,
             activity_window=activity_window,
+            versioning=self.versioning,
         )
 
     async def start(self) -> None:
@@ -106,7 +110,13 @@ class DurableRuntime:
         self.dispatcher.wake()
 
     # -- starting ------------------------------------------------------------------------------
-    async def start_new(self, name: str, input: Any = None, instance_id: str | None = None) -> str:
+    async def start_new(
+        self,
+        name: str,
+        input: Any = None,
+        instance_id: str | None = None,
+        version: str | None = None,
+    ) -> str:
         function = self.registry.orchestrator(name) if name else None
         if function is None:
             known = ", ".join(f"'{o.name}'" for o in self.registry.orchestrators.values())
@@ -138,6 +148,7 @@ class DurableRuntime:
             execution_id=execution_id,
             name=function.name,
             input_json=input_json,
+            version=self.versioning.default_version if version is None else version,
         )
         try:
             self.store.create_instance(record, start)
@@ -151,7 +162,12 @@ class DurableRuntime:
         if record is None:
             raise BadRequest("InstanceId does not match a valid orchestration instance.")
         new_id = uuid.uuid4().hex if restart_with_new_instance_id else instance_id
-        return await self.start_new(record.name, parse_stored_json(record.input_json), new_id)
+        # The restarted instance keeps its version (the extension restarts with the same one).
+        history = [json.loads(text) for text in self.store.load_history(instance_id)[:2]]
+        version = ev.execution_version(history)
+        return await self.start_new(
+            record.name, parse_stored_json(record.input_json), new_id, version=version
+        )
 
     # -- messages to instances -----------------------------------------------------------------
     async def raise_event(self, instance_id: str, event_name: str, data: Any = None) -> None:
@@ -280,7 +296,10 @@ class DurableRuntime:
         deadline = loop.time() + timeout
         quiet = 0
         while True:
-            if not self.dispatcher.busy and not self.store.has_ready_work(self.clock.now()):
+            now = self.clock.now()
+            if not self.dispatcher.busy and not self.store.has_ready_work(
+                now, self.dispatcher.rejected
+            ):
                 quiet += 1
                 if quiet >= 2:  # twice in a row: nothing was about to be claimed either
                     return

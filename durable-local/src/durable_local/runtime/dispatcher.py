@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from durable_local.engine.commit import EpisodeCommit
-from durable_local.engine.events import Event
+from durable_local.engine.events import Event, execution_version
 from durable_local.engine.orchestration.decide import decide
 from durable_local.engine.orchestration.payload import (
     SdkState,
@@ -32,6 +32,7 @@ from durable_local.engine.orchestration.replay import HTTP_ACTIVITY_NAME
 from durable_local.functions.registry import FunctionRegistry
 from durable_local.model import EventType, InstanceRecord
 from durable_local.model.messages import function_missing
+from durable_local.model.versions import VersionFailure, Versioning
 from durable_local.runtime.activities import ActivityPipeline, default_activity_window
 from durable_local.runtime.batching import BatchingPolicy
 from durable_local.runtime.clock import Clock
@@ -61,6 +62,7 @@ class Dispatcher:
         app_dir: str = ".",
         worker: LanguageWorker | None = None,
         activity_window: int | None = None,
+        versioning: Versioning | None = None,
     ) -> None:
         if max_concurrent_activities < 1 or max_concurrent_orchestrations < 1:
             raise ValueError("concurrency limits must be at least 1")
@@ -73,6 +75,11 @@ class Dispatcher:
         self.max_activities = max_concurrent_activities
         self.max_orchestrations = max_concurrent_orchestrations
         self.owner = uuid.uuid4().hex
+        self.versioning = versioning or Versioning()
+        # Instances whose version this worker does not run (versionFailureStrategy Reject):
+        # left unclaimed, as for a worker of another version; the host.json that decides
+        # cannot change while this runtime runs.
+        self._rejected: set[str] = set()
         self._wake = asyncio.Event()
         self._episodes: set[asyncio.Task[None]] = set()
         self.worker: LanguageWorker = worker or InProcessWorker(
@@ -167,6 +174,11 @@ class Dispatcher:
             self._loop.call_soon_threadsafe(self.wake)
 
     @property
+    def rejected(self) -> frozenset[str]:
+        """Instances left waiting for a worker that runs their version."""
+        return frozenset(self._rejected)
+
+    @property
     def busy(self) -> bool:
         return bool(self._episodes) or self.activities.busy
 
@@ -202,8 +214,9 @@ class Dispatcher:
         self._next_hold = min(held.values(), default=None)
         if released:
             self._claim_dirty = True  # an instance is no longer held back
+        skip = held.keys() | self._rejected if self._rejected else held.keys()
         while self._claim_dirty and len(self._episodes) < self.max_orchestrations:
-            item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS, held.keys())
+            item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS, skip)
             if item is None:
                 self._claim_dirty = False
                 break
@@ -255,7 +268,16 @@ class Dispatcher:
         plan = plan_episode(state, record.history_len == 0, item.messages, now)
         sdk: SdkState | None = None
         if plan.invoke_orchestrator:
-            sdk = await self._call_orchestrator(record, history, plan.new_events, plan.new_texts)
+            version = execution_version(history.events or plan.new_events)
+            if not self.versioning.runs(version):
+                if self.versioning.failure == VersionFailure.REJECT:
+                    self._reject(item, version)
+                    return
+                sdk = SdkState(error=self._version_refused(version))
+            else:
+                sdk = await self._call_orchestrator(
+                    record, history, plan.new_events, plan.new_texts
+                )
         commit = decide(
             state=state,
             plan=plan,
@@ -265,6 +287,7 @@ class Dispatcher:
             known_activities=self._known_activity,
             known_orchestrators=lambda name: self.registry.orchestrator(name) is not None,
             orchestrator_name=self._orchestrator_name,
+            default_version=self.versioning.default_version,
         )
         # The new activities are leased to this dispatcher in the same transaction: no claim.
         commit.lease_owner = self.owner
@@ -280,6 +303,23 @@ class Dispatcher:
             assert commit.appended_texts is not None
             history.texts.extend(commit.appended_texts)
             history.events.extend(commit.appended)
+
+    def _version_refused(self, version: str) -> str:
+        return (
+            f"The orchestration version '{version}' does not match this worker's version "
+            f"'{self.versioning.default_version}' (versionMatchStrategy "
+            f"{self.versioning.match.value})."
+        )
+
+    def _reject(self, item: OrchestrationWorkItem, version: str) -> None:
+        instance_id = item.instance.instance_id
+        self._rejected.add(instance_id)
+        self.store.release_orchestration(item)
+        log.warning(
+            "durable-local: instance '%s' is left waiting: %s (versionFailureStrategy Reject)",
+            instance_id,
+            self._version_refused(version),
+        )
 
     def _committed(self, record: InstanceRecord, commit: EpisodeCommit) -> None:
         started = len(commit.activities) + len(commit.children)

@@ -126,8 +126,9 @@ class Store(Protocol):
         """The earliest future time at which a queued message (a timer) becomes visible."""
         ...
 
-    def has_ready_work(self, now: datetime) -> bool:
-        """Whether any message is visible or any activity is queued (leased or not)."""
+    def has_ready_work(self, now: datetime, exclude: Collection[str] = ()) -> bool:
+        """Whether any message is visible (for an instance not in ``exclude``) or any activity
+        is queued (leased or not)."""
         ...
 
     def query(

@@ -298,13 +298,14 @@ class SqliteStore:
             ).fetchone()
         return None if row[0] is None else from_micros(row[0])
 
-    def has_ready_work(self, now: datetime) -> bool:
+    def has_ready_work(self, now: datetime, exclude: Collection[str] = ()) -> bool:
         now_us = to_micros(now)
+        skip = f"AND m.instance_id NOT IN ({', '.join('?' for _ in exclude)}) " if exclude else ""
         with self._lock:
             message = self._conn.execute(
                 "SELECT 1 FROM messages m JOIN instances i ON i.instance_id = m.instance_id "
-                "WHERE m.visible_at <= ? LIMIT 1",
-                (now_us,),
+                f"WHERE m.visible_at <= ? {skip}LIMIT 1",
+                (now_us, *exclude),
             ).fetchone()
             activity = self._conn.execute("SELECT 1 FROM activities LIMIT 1").fetchone()
         return message is not None or activity is not None

@@ -295,7 +295,9 @@ class DurableTestHost:
 
     def _idle_now(self) -> bool:
         runtime = self.runtime
-        return not runtime.dispatcher.busy and not runtime.store.has_ready_work(self.now)
+        return not runtime.dispatcher.busy and not runtime.store.has_ready_work(
+            self.now, runtime.dispatcher.rejected
+        )
 
     async def wait_for_status(
         self, instance_id: str, *statuses: RuntimeStatus | str, timeout: float = DEFAULT_TIMEOUT

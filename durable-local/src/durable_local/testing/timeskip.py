@@ -84,7 +84,9 @@ class AutoAdvance:
     def _idle(self) -> bool:
         dispatcher = self._runtime.dispatcher
         store = self._runtime.store
-        return not dispatcher.busy and not store.has_ready_work(self._clock.now())
+        return not dispatcher.busy and not store.has_ready_work(
+            self._clock.now(), dispatcher.rejected
+        )
 
     async def _run(self) -> None:
         quiet = 0

@@ -51,12 +51,15 @@ def decide(
     known_orchestrators: Callable[[str], bool],
     orchestrator_name: Callable[[str], str] = str,
     new_id: Callable[[], str] = _new_id,
+    default_version: str = "",
 ) -> EpisodeCommit:
     """The commit of one episode. ``history`` is past plus ``plan.new_events``.
 
     ``sdk`` is None when the orchestrator was not invoked (suspended, terminated, not started).
     ``orchestrator_name`` gives a sub-orchestration's registered name (names are matched
-    case-insensitively); ``new_id`` makes execution ids for children and continue-as-new.
+    case-insensitively); ``new_id`` makes execution ids for children and continue-as-new;
+    ``default_version`` (host.json ``defaultVersion``) is the version of a sub-orchestration
+    started without one. Continuing as new keeps the execution's version.
     """
     commit = EpisodeCommit(
         appended=list(plan.new_events),
@@ -95,11 +98,13 @@ def decide(
         return _stored(commit, plan)
 
     for task in replay.new_tasks:
-        commit.appended.append(_scheduling_event(task, now))
+        commit.appended.append(_scheduling_event(task, now, default_version))
         if task.kind == "activity":
             commit.activities.append(ActivityRequest(task.task_id, task.name, task.input_json))
         elif task.kind == "suborchestration":
-            commit.children.append(_child_start(task, state, now, orchestrator_name, new_id))
+            commit.children.append(
+                _child_start(task, state, now, orchestrator_name, new_id, default_version)
+            )
         elif not task.cancelled:
             commit.messages.append(_timer_message(task, state))
 
@@ -126,6 +131,7 @@ def decide(
             execution_id=commit.new_execution_id,
             name=state.name,
             input_json=new_input,
+            version=ev.execution_version(history),
         )
     else:
         result = None if sdk.output is None else compact(sdk.output)
@@ -173,14 +179,23 @@ def _finish(
         commit.messages.append(OutboundMessage(link.instance_id, event, link.execution_id))
 
 
-def _scheduling_event(task: ScheduledTask, now: datetime) -> Event:
+def _child_version(task: ScheduledTask, default_version: str) -> str:
+    return task.version if task.version is not None else default_version
+
+
+def _scheduling_event(task: ScheduledTask, now: datetime, default_version: str) -> Event:
     if task.kind == "activity":
         return ev.new_task_scheduled(now, task.task_id, task.name, task.input_json)
     if task.kind == "suborchestration":
         assert task.instance_id is not None
         child_input = None if task.input_json is None else json.dumps(task.input_json)
         return ev.new_sub_orchestration_created(
-            now, task.task_id, task.name, task.instance_id, child_input
+            now,
+            task.task_id,
+            task.name,
+            task.instance_id,
+            child_input,
+            _child_version(task, default_version),
         )
     assert task.fire_at is not None
     return ev.new_timer_created(now, task.task_id, task.fire_at)
@@ -199,6 +214,7 @@ def _child_start(
     now: datetime,
     orchestrator_name: Callable[[str], str],
     new_id: Callable[[], str],
+    default_version: str,
 ) -> ChildStart:
     assert task.instance_id is not None
     execution_id = new_id()
@@ -220,6 +236,7 @@ def _child_start(
         execution_id=execution_id,
         name=record.name,
         input_json=child_input,
+        version=_child_version(task, default_version),
         parent=ev.new_parent_instance(
             name=state.name,
             task_id=task.task_id,

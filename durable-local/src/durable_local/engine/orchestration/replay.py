@@ -199,6 +199,7 @@ class _Replay:
             name,
             input_json=action.get("input"),
             instance_id=str(child_id),
+            version=action.get("version"),
         )
         return Leaf(self, parent, task)
 

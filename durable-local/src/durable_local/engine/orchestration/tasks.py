@@ -23,6 +23,7 @@ class ScheduledTask:
     instance_id: str | None = None
     fire_at: datetime | None = None
     cancelled: bool = False
+    version: str | None = None  # a sub-orchestration's explicit version
 
 
 class ReplayContext(Protocol):
