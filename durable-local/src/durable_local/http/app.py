@@ -6,7 +6,9 @@ Areas, matched in this order on the (case-insensitive) path:
 * ``/durabletask/...``: the same API as the SDK's ``rpcBaseUrl`` (requests from this machine
   only, no key, like the extension's loopback listener);
 * ``/admin/host/status``: host status (admin key);
-* ``/{routePrefix}/...``: the app's HTTP functions (their own auth levels).
+* ``/{routePrefix}/...``: the app's HTTP functions (their own auth levels);
+* ``/dashboard/...``: the dashboard (``http/dashboard``), after the app's functions, which win
+  (when one of them takes that path the dashboard moves to ``/runtime/dashboard/``).
 
 Routing is done here rather than by aiohttp's router because the host's rules differ: literal
 segments are case-insensitive, templates carry inline constraints and precedence, and a wrong
@@ -37,6 +39,7 @@ from durable_local.http.config import (
     RouteTables,
     is_local_request,
 )
+from durable_local.http.dashboard import DASHBOARD_BASE, choose_base, dashboard_routes
 from durable_local.http.durable_api import durable_routes
 from durable_local.http.errors import error_middleware, json_response
 from durable_local.http.functions import function_routes
@@ -117,6 +120,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     ]
     prefix = "/" + config.route_prefix.strip("/") if config.route_prefix.strip("/") else ""
     areas.append((prefix, tables.functions, False))
+    areas.append((request.app[DASHBOARD_BASE], tables.dashboard, False))
 
     for base, routes, local_only in areas:
         rest = _strip_base(raw_path, base.lower())
@@ -163,7 +167,9 @@ def create_app(
         durable=durable_routes(),
         admin=admin_routes(),
         functions=function_routes(registry),
+        dashboard=dashboard_routes(),
     )
+    app[DASHBOARD_BASE] = choose_base(app[ROUTES].functions, config.route_prefix)
     app[STARTED_AT] = time.monotonic()
     if manage_runtime:
         if not isinstance(runtime, Lifecycle):
