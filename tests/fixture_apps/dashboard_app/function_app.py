@@ -28,7 +28,9 @@ def devices_run(context: df.DurableOrchestrationContext):
     if not devices:
         return {"devices": 0, "results": []}
     tasks = [
-        context.call_sub_orchestrator("device_flow", device, f"{context.instance_id}:device:{device}")
+        context.call_sub_orchestrator(
+            "device_flow", device, f"{context.instance_id}:device:{device}"
+        )
         for device in devices
     ]
     results = yield context.task_all(tasks)

@@ -39,7 +39,13 @@ from durable_local.http.config import (
     RouteTables,
     is_local_request,
 )
-from durable_local.http.dashboard import DASHBOARD_BASE, choose_base, dashboard_routes
+from durable_local.http.dashboard import (
+    DASHBOARD_BASE,
+    DEFAULT_BASE,
+    FALLBACK_BASE,
+    choose_base,
+    dashboard_routes,
+)
 from durable_local.http.durable_api import durable_routes
 from durable_local.http.errors import error_middleware, json_response
 from durable_local.http.functions import function_routes
@@ -119,8 +125,10 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         (ADMIN_BASE, tables.admin, False),
     ]
     prefix = "/" + config.route_prefix.strip("/") if config.route_prefix.strip("/") else ""
-    areas.append((prefix, tables.functions, False))
-    areas.append((request.app[DASHBOARD_BASE], tables.dashboard, False))
+    functions = (prefix, tables.functions, False)
+    dashboard = (request.app[DASHBOARD_BASE], tables.dashboard, False)
+    # At /dashboard the app's routes win; moved under /runtime (reserved) the dashboard does.
+    areas += [functions, dashboard] if dashboard[0] == DEFAULT_BASE else [dashboard, functions]
 
     for base, routes, local_only in areas:
         rest = _strip_base(raw_path, base.lower())
@@ -128,7 +136,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             continue
         found = _match(routes, rest, method)
         if found is None:
-            if base in (WEBHOOK_BASE, RPC_BASE, ADMIN_BASE):
+            if base in (WEBHOOK_BASE, RPC_BASE, ADMIN_BASE, FALLBACK_BASE):
                 break  # a reserved area: never fall through to the functions
             continue
         route, values = found
