@@ -32,7 +32,7 @@ async def test_the_page_is_served_at_dashboard_with_same_origin_headers(host: Ho
     assert response.status == 200
     assert response.content_type == "text/html"
     page = await response.text()
-    assert '<script type="module" src="static/js/app.js"></script>' in page
+    assert '<script src="static/dashboard.js" defer></script>' in page
     policy = response.headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "script-src 'self'" in policy
     assert response.headers["X-Frame-Options"] == "DENY"
@@ -46,9 +46,14 @@ async def test_without_the_slash_it_redirects(host: Host) -> None:
 
 
 async def test_every_shipped_asset_is_served_and_nothing_else(host: Host) -> None:
-    script = await host.client.get("/dashboard/static/js/app.js")
+    script = await host.client.get("/dashboard/static/dashboard.js")
     assert script.status == 200
     assert script.content_type == "text/javascript"
+    bundled = await script.text()
+    assert "\nimport " not in bundled and "\nexport " not in bundled
+    assert bundled.index("// ---- dom.js") < bundled.index("// ---- app.js")
+    module = await host.client.get("/dashboard/static/js/list.js")
+    assert module.status == 200 and "export class InstancesView" in await module.text()
     style = await host.client.get("/dashboard/static/dashboard.css")
     assert style.status == 200 and style.content_type == "text/css"
     missing = await host.client.get("/dashboard/static/nope.js")

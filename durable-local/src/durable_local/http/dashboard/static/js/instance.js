@@ -3,11 +3,11 @@
 
 import { ApiError, DURABLE, call, instanceUrl, query } from "./api.js";
 import { ACTIONS, confirmAction } from "./actions.js";
-import { TERMINAL, badge, esc, instanceHref, toast, when } from "./dom.js";
+import { TERMINAL, badge, esc, instanceHref, markOnce, toast, when } from "./dom.js";
 import { jsonHtml } from "./json.js";
 import { renderTimeline } from "./timeline.js";
 
-const REFRESH_MS = 2000;
+const INSTANCE_REFRESH_MS = 2000;
 const CHILD_PAGE = 200;
 
 export class InstanceView {
@@ -47,7 +47,7 @@ export class InstanceView {
     this.loadChildren(true);
     this.timer = setInterval(() => {
       if (this.status && !TERMINAL.has(this.status)) this.refresh();
-    }, REFRESH_MS);
+    }, INSTANCE_REFRESH_MS);
   }
 
   destroy() { clearInterval(this.timer); }
@@ -94,6 +94,7 @@ export class InstanceView {
     this.root.querySelector("#output").innerHTML = jsonHtml(status.output);
     this.root.querySelector("#custom").innerHTML = jsonHtml(status.customStatus);
     renderTimeline(this.root.querySelector("#timeline"), status.historyEvents, status.runtimeStatus);
+    markOnce("dashboard:timeline-rendered");
   }
 
   async loadParent() {

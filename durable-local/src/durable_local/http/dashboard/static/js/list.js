@@ -2,9 +2,9 @@
 // (paged with the continuation token) refreshed live without reloading the page.
 
 import { call, query } from "./api.js";
-import { STATUSES, badge, esc, instanceHref, when } from "./dom.js";
+import { STATUSES, badge, esc, instanceHref, markOnce, when } from "./dom.js";
 
-const REFRESH_MS = 2000;
+const LIST_REFRESH_MS = 2000;
 const PAGE_SIZE = 50;
 
 function isoFromLocal(value) {
@@ -29,7 +29,7 @@ export class InstancesView {
     this.busy = false;
     this.render();
     this.refresh();
-    this.timer = setInterval(() => { if (this.live) this.refresh(); }, REFRESH_MS);
+    this.timer = setInterval(() => { if (this.live) this.refresh(); }, LIST_REFRESH_MS);
   }
 
   destroy() { clearInterval(this.timer); }
@@ -128,11 +128,13 @@ export class InstancesView {
       const page = call("GET", `api/instances${query({ ...this.apiFilters(), top: PAGE_SIZE })}`, { headers });
       const { body } = await page;
       this.showRows(body.items);
+      markOnce("dashboard:list-rendered");
       this.next = body.continuationToken;
       this.showPager();
       error.hidden = true;
       const { body: summary } = await call("GET", `api/summary${query(this.apiFilters())}`);
       this.showSummary(summary);
+      markOnce("dashboard:summary-rendered");
     } catch (exc) {
       error.textContent = exc.message;
       error.hidden = false;
