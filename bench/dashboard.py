@@ -36,11 +36,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from durable_local.functions.loader import load_app
 from durable_local.host import FunctionsHost, HostOptions
+from durable_local.runtime.clock import ManualClock
 
 APP_DIR = Path(__file__).resolve().parent / "dashboard_app"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -95,6 +97,27 @@ async def fill(host: FunctionsHost, instances: int, devices: int) -> float:
     if status["runtimeStatus"] != "Completed" or status["output"]["devices"] != devices:
         raise RuntimeError(f"the devices run did not complete: {status}")
     return time.perf_counter() - began
+
+
+async def fill_spread(host: FunctionsHost, clock: ManualClock) -> None:
+    """The screenshots' store: starts spread over two hours (a manual clock), a few waiting,
+    a failed one, and a 12-device run."""
+    runtime = host.runtime
+    for i in range(60):
+        clock.advance(timedelta(minutes=2 + (i * 7) % 5))
+        if i % 9 == 0:
+            await runtime.start_new("waiting", None, f"approval-{i:03d}")
+        elif i % 17 == 0:
+            await runtime.start_new("broken", None, f"import-{i:03d}")
+        else:
+            await runtime.start_new("quick", None, f"order-{i:03d}")
+        await runtime.wait_idle(timeout=60)
+    ids = json.dumps([f"dev-{d:04d}" for d in range(12)])
+    await runtime.start_new("devices_run", ids, RUN_ID)
+    for _ in range(30):
+        await runtime.wait_idle(timeout=60)
+        clock.advance(timedelta(milliseconds=25))
+    await runtime.wait_for_status(RUN_ID, timeout=60)
 
 
 async def mark_after(browser: Any, url: str, mark: str, ready: str) -> float:
@@ -177,12 +200,9 @@ async def measure(base: str, runs: int) -> dict[str, dict[str, float]]:
 
 
 async def screenshots(base: str, host: FunctionsHost, out: Path) -> list[Path]:
-    """The docs' screenshots: the list, a devices run, a waiting instance, the functions."""
+    """The docs' screenshots: the list, a devices run, the functions."""
     from playwright.async_api import async_playwright
 
-    runtime = host.runtime
-    await runtime.start_new("waiting", None, "approval-42")
-    await runtime.wait_idle(timeout=60)
     dashboard = f"{base}/dashboard/"
     shots = {
         "dashboard-instances.png": (dashboard, "#histogram .bar"),
@@ -213,15 +233,22 @@ async def run(args: argparse.Namespace) -> int:
         print(f"bench.dashboard: no browser at {CHROMIUM} (apt-get install chromium)")
         return 1
     loaded = load_app(APP_DIR)
+    if args.screenshots:
+        clock = ManualClock()
+        host = FunctionsHost(loaded, HostOptions(clock=clock, in_process=True))
+        try:
+            base = await host.serve("127.0.0.1", 0)
+            await fill_spread(host, clock)
+            for path in await screenshots(base, host, Path(args.screenshots)):
+                print(f"wrote {path}")
+        finally:
+            await host.close()
+            loaded.unload()
+        return 0
     with tempfile.TemporaryDirectory(prefix="dashboard-bench-") as folder:
         host = FunctionsHost(loaded, HostOptions(store=str(Path(folder) / "durable.db")))
         try:
             base = await host.serve("127.0.0.1", 0)
-            if args.screenshots:
-                seconds = await fill(host, 40, 12)
-                for path in await screenshots(base, host, Path(args.screenshots)):
-                    print(f"wrote {path}")
-                return 0
             print(f"filling the store: {args.instances} instances, a {args.devices}-device run")
             seconds = await fill(host, args.instances, args.devices)
             print(f"  filled in {seconds:.1f} s; measuring {args.runs} loads per page")

@@ -1,10 +1,11 @@
 """The dashboard benchmark's app (not the product app): many small instances for the list, and
 a devices run (one sub-orchestration per device, ids derived from the parent's) for the timeline.
 
-* ``quick``: returns its input at once (input: anything);
+* ``quick``: completes at once;
 * ``waiting``: waits for an ``Approval`` event (stays Running);
+* ``broken``: fails after one activity;
 * ``devices_run``: one ``device_flow`` child per device id (input: the ids as a JSON string);
-* ``device_flow``: one ``provision`` activity, then a short timer, then a second activity.
+* ``device_flow``: one ``provision`` activity, a 50-200 ms timer, a second activity.
 """
 
 from collections.abc import Generator
@@ -19,7 +20,7 @@ app = df.DFApp()
 
 @app.orchestration_trigger(context_name="context")
 def quick(context: df.DurableOrchestrationContext) -> Any:
-    return context.get_input()
+    return {"done": context.instance_id}
 
 
 @app.orchestration_trigger(context_name="context")
@@ -42,7 +43,8 @@ def devices_run(context: df.DurableOrchestrationContext) -> Gen:
 def device_flow(context: df.DurableOrchestrationContext) -> Gen:
     device = context.get_input()
     yield context.call_activity("provision", device)
-    yield context.create_timer(context.current_utc_datetime + timedelta(milliseconds=50))
+    wait = 50 * (1 + int(device[-1]) % 4)  # 50-200 ms, by the device id's last digit
+    yield context.create_timer(context.current_utc_datetime + timedelta(milliseconds=wait))
     yield context.call_activity("provision", device)
     return {"device": device, "ok": True}
 
@@ -50,3 +52,9 @@ def device_flow(context: df.DurableOrchestrationContext) -> Gen:
 @app.activity_trigger(input_name="device")
 def provision(device: str) -> str:
     return device
+
+
+@app.orchestration_trigger(context_name="context")
+def broken(context: df.DurableOrchestrationContext) -> Gen:
+    yield context.call_activity("provision", None)
+    raise RuntimeError("the import file is missing")

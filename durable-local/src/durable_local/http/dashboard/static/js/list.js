@@ -6,6 +6,9 @@ import { STATUSES, badge, esc, instanceHref, markOnce, when } from "./dom.js";
 
 const LIST_REFRESH_MS = 2000;
 const PAGE_SIZE = 50;
+// Counts and the histogram scan every matching instance on the host: refreshed less often
+// than the page of rows (and at once when the filters change, which makes a new view).
+const SUMMARY_REFRESH_MS = 10000;
 
 function isoFromLocal(value) {
   if (!value) return "";
@@ -27,6 +30,7 @@ export class InstancesView {
     this.next = null;
     this.live = true;
     this.busy = false;
+    this.summaryAt = 0;
     this.render();
     this.refresh();
     this.timer = setInterval(() => { if (this.live) this.refresh(); }, LIST_REFRESH_MS);
@@ -132,9 +136,12 @@ export class InstancesView {
       this.next = body.continuationToken;
       this.showPager();
       error.hidden = true;
-      const { body: summary } = await call("GET", `api/summary${query(this.apiFilters())}`);
-      this.showSummary(summary);
-      markOnce("dashboard:summary-rendered");
+      if (!this.summaryAt || Date.now() - this.summaryAt >= SUMMARY_REFRESH_MS) {
+        const { body: summary } = await call("GET", `api/summary${query(this.apiFilters())}`);
+        this.summaryAt = Date.now();
+        this.showSummary(summary);
+        markOnce("dashboard:summary-rendered");
+      }
     } catch (exc) {
       error.textContent = exc.message;
       error.hidden = false;

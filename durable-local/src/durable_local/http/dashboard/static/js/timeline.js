@@ -5,6 +5,18 @@
 
 import { duration, esc, when } from "./dom.js";
 
+// A short input tells rows of the same function apart (which device, which city).
+function inputHint(text) {
+  if (typeof text !== "string" || !text) return "";
+  let value = text;
+  try { value = JSON.parse(text); } catch { /* stored as plain text */ }
+  if (typeof value === "string") {
+    try { value = JSON.parse(value); } catch { /* a plain string */ }
+  }
+  const shown = typeof value === "string" ? value : JSON.stringify(value);
+  return shown && shown !== "null" ? ` (${shown.length > 40 ? `${shown.slice(0, 40)}…` : shown})` : "";
+}
+
 function ms(text) {
   const value = new Date(text).getTime();
   return Number.isNaN(value) ? null : value;
@@ -28,12 +40,12 @@ export function timelineItems(history) {
         break;
       case "TaskCompleted":
       case "TaskFailed":
-        items.push({ kind: "activity", name: event.FunctionName || "activity", from: ms(event.ScheduledTime) ?? at,
+        items.push({ kind: "activity", name: (event.FunctionName || "activity") + inputHint(event.Input), from: ms(event.ScheduledTime) ?? at,
           to: at, failed: event.EventType === "TaskFailed" });
         break;
       case "SubOrchestrationInstanceCompleted":
       case "SubOrchestrationInstanceFailed":
-        items.push({ kind: "orchestration", name: event.FunctionName || "sub-orchestration",
+        items.push({ kind: "orchestration", name: (event.FunctionName || "sub-orchestration") + inputHint(event.Input),
           from: ms(event.ScheduledTime) ?? at, to: at, failed: event.EventType.endsWith("Failed") });
         break;
       case "TimerCreated": {
@@ -55,6 +67,11 @@ export function timelineItems(history) {
     }
   }
   return { items, start, end };
+}
+
+// The duration goes right of its bar, or left of it when the bar ends near the right edge.
+function timeAt(left, width) {
+  return left + width > 85 ? `right:${100 - left}%;padding-right:4px` : `left:${left + width}%`;
 }
 
 export function renderTimeline(box, history, runtimeStatus) {
@@ -82,7 +99,7 @@ export function renderTimeline(box, history, runtimeStatus) {
       + (item.kind === "event" ? "" : ` → ${duration(took)}${item.failed ? " (failed)" : item.pending ? " (pending)" : ""}`);
     return `<div class="g-row" data-kind="${item.kind}"><span class="g-label">${esc(label)}</span>`
       + `<span class="g-track"><span class="g-bar ${item.kind}${state}" style="left:${left}%;width:${item.kind === "event" ? 0.6 : width}%" title="${esc(title)}"></span>`
-      + `<span class="g-time" style="left:${Math.min(left + width, 88)}%">${item.kind === "event" ? "" : esc(duration(took))}</span></span></div>`;
+      + `<span class="g-time" style="${timeAt(left, width)}">${item.kind === "event" ? "" : esc(duration(took))}</span></span></div>`;
   }).join("");
   box.innerHTML = `<div class="gantt"><div class="g-axis"><span class="g-label muted">${items.length} item${items.length === 1 ? "" : "s"}, ${esc(duration(span))} in all</span><span class="g-track">${ticks}</span></div>${rows}</div>`;
 }
