@@ -120,6 +120,16 @@ async def fill_spread(host: FunctionsHost, clock: ManualClock) -> None:
     await runtime.wait_for_status(RUN_ID, timeout=60)
 
 
+SETTLED = "dashboard:summary-rendered"
+
+
+async def settle(page: Any) -> None:
+    """Wait for the list's counts before leaving it: they scan the whole store on the host, and
+    a scan left running would slow down the next measurement."""
+    if await page.evaluate("() => location.hash.startsWith('#/instances') || !location.hash"):
+        await page.wait_for_function(MARKED, arg=SETTLED, timeout=60_000)
+
+
 async def mark_after(browser: Any, url: str, mark: str, ready: str) -> float:
     """Open ``url`` in a fresh context; the page's ``mark`` (ms since navigation start)."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
@@ -131,6 +141,7 @@ async def mark_after(browser: Any, url: str, mark: str, ready: str) -> float:
         value = await page.evaluate(
             f"performance.getEntriesByName({json.dumps(mark)}, 'mark')[0].startTime"
         )
+        await settle(page)
         return float(value)
     finally:
         await context.close()
@@ -154,6 +165,7 @@ async def in_app(browser: Any, base: str, hash_: str, mark: str) -> float:
             f"performance.getEntriesByName({json.dumps(mark)}, 'mark')[0].startTime"
             " - performance.getEntriesByName('navigate', 'mark')[0].startTime"
         )
+        await settle(page)
         return float(value)
     finally:
         await context.close()

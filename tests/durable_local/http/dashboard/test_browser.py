@@ -241,3 +241,29 @@ async def test_keys_enforced_asks_for_the_master_key_once(
     await expect(page.locator("#status")).to_have_text("Running")
     await expect(key_dialog).to_be_hidden()
     assert urls and not any("secret" in url or "code=" in url for url in urls)
+
+
+async def test_restart_opens_the_new_instance(live: Live, page: Any) -> None:
+    await live.start("greet_sequence", None, "again-1")
+    await live.finished("again-1")
+    await page.goto(f"{live.dashboard}#/instance/again-1")
+    await expect(page.locator("#status")).to_have_text("Completed")
+    await page.get_by_role("button", name="Restart").click()
+    await expect(page.locator("#action-dialog")).to_contain_text("original input")
+    await page.locator("#action-dialog #action-confirm").click()
+    heading = page.locator("h1.instance-id")
+    await expect(heading).not_to_have_text("again-1")
+    new_id = await heading.text_content()
+    await live.finished(new_id)
+    await expect(page.locator("#status")).to_have_text("Completed")
+    await expect(page.locator("#timeline .g-row")).to_have_count(3)
+
+
+async def test_no_key_given_shows_why_nothing_is_listed(
+    serve_dashboard: LiveFactory, page: Any
+) -> None:
+    live = await serve_dashboard(keys=HostKeys(master_key="m-secret"))
+    await page.goto(live.dashboard)
+    await expect(page.locator("#key-dialog")).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(page.locator("#list-error")).to_contain_text("no master key was given")

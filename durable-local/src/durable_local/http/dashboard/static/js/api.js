@@ -24,12 +24,20 @@ function askForKey(rejected) {
   error.hidden = !rejected;
   error.textContent = rejected ? "That key was refused (401). Try again." : "";
   input.value = "";
-  pendingKey = new Promise((resolve) => {
-    form.addEventListener("submit", () => {
+  pendingKey = new Promise((resolve, reject) => {
+    const submitted = () => {
+      dialog.removeEventListener("cancel", cancelled);
       sessionStorage.setItem(KEY_NAME, input.value);
       pendingKey = null;
       resolve();
-    }, { once: true });
+    };
+    const cancelled = () => {  // Escape: no key, so the call fails with a 401 the view shows
+      form.removeEventListener("submit", submitted);
+      pendingKey = null;
+      reject(new ApiError(401, "401: this host enforces keys and no master key was given.", null));
+    };
+    form.addEventListener("submit", submitted, { once: true });
+    dialog.addEventListener("cancel", cancelled, { once: true });
   });
   dialog.showModal();
   return pendingKey;

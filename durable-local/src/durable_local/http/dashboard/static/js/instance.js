@@ -74,8 +74,11 @@ export class InstanceView {
       const { body } = await call("GET", instanceUrl(this.id, query({ showHistory: "true" })));
       error.hidden = true;
       this.status = body.runtimeStatus;
-      if (body.lastUpdatedTime === this.updated) return;
-      this.updated = body.lastUpdatedTime;
+      // lastUpdatedTime has whole seconds: the status and the history's length tell more.
+      const seen = [body.runtimeStatus, body.lastUpdatedTime, (body.historyEvents || []).length,
+        JSON.stringify(body.customStatus)].join("|");
+      if (seen === this.updated) return;
+      this.updated = seen;
       this.show(body);
     } catch (exc) {
       error.textContent = exc.message;
