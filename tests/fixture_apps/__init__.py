@@ -1,6 +1,7 @@
 """The function apps the tests load or run.
 
-* ``basic_app/``, ``prefix_app/``, ``worker_app/``: app folders loaded as the CLI loads them.
+* ``basic_app/``, ``prefix_app/``, ``worker_app/``, ``dashboard_app/``: app folders loaded as the
+  CLI loads them.
 * ``versioning_app/``: orchestration versioning, after the SDK's versioning sample.
 * ``timer_app/``: timer triggers, a schedule from a setting, disabled functions.
 * ``testing_app/``: the app of ``durable_local.testing``'s own tests (timers, failures, settings).
@@ -22,3 +23,4 @@ TESTING_APP = FIXTURE_APPS / "testing_app"
 TIMER_APP = FIXTURE_APPS / "timer_app"
 VERSIONING_APP = FIXTURE_APPS / "versioning_app"
 ORDERS_APP = FIXTURE_APPS.parent.parent / "docs" / "examples" / "orders"
+DASHBOARD_APP = FIXTURE_APPS / "dashboard_app"

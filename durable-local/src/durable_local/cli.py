@@ -25,6 +25,7 @@ from durable_local.functions.loader import LoadedApp, load_app
 from durable_local.functions.settings import LoaderError, local_http_port
 from durable_local.host import MEMORY_STORE, FunctionsHost, HostOptions
 from durable_local.http import DEFAULT_MAX_BODY_SIZE, HostConfig, HostKeys
+from durable_local.http.dashboard import DEFAULT_BASE, dashboard_path
 from durable_local.http.urls import WEBHOOK_BASE
 from durable_local.triggers.timers import ScheduledTimer
 from durable_local.worker.logs import configure_logging
@@ -220,6 +221,14 @@ def describe_functions(
     return "\n".join(lines)
 
 
+def dashboard_banner(base_url: str, path: str) -> str:
+    """Where the dashboard is, and why it moved when an app route took its usual path."""
+    line = f"Dashboard: {base_url}{path}"
+    if path.rstrip("/") != DEFAULT_BASE:
+        line += f"  (an app route takes {DEFAULT_BASE}/, so the dashboard moved here)"
+    return line
+
+
 async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM), then shut down cleanly."""
     loaded = options.loaded
@@ -248,6 +257,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
             f"(task hub '{loaded.settings.hub_name}', store {options.store})",
             flush=True,
         )
+        print(dashboard_banner(base_url, dashboard_path(host.app)), flush=True)
         if options.config.keys.enforced:
             print("Keys are enforced (function/admin/system levels).", flush=True)
         print(f"Host started on {base_url} -- press Ctrl+C to stop.", flush=True)

@@ -7,7 +7,9 @@ Areas, matched in this order on the (case-insensitive) path:
   only, no key, like the extension's loopback listener);
 * ``/admin/host/status``: host status, ``/admin/functions/{name}``: run a timer function by
   hand (admin key);
-* ``/{routePrefix}/...``: the app's HTTP functions (their own auth levels).
+* ``/{routePrefix}/...``: the app's HTTP functions (their own auth levels);
+* ``/dashboard/...``: the dashboard (``http/dashboard``), after the app's functions, which win
+  (when one of them takes that path the dashboard moves to ``/runtime/dashboard/``).
 
 Routing is done here rather than by aiohttp's router because the host's rules differ: literal
 segments are case-insensitive, templates carry inline constraints and precedence, and a wrong
@@ -39,6 +41,13 @@ from durable_local.http.config import (
     Route,
     RouteTables,
     is_local_request,
+)
+from durable_local.http.dashboard import (
+    DASHBOARD_BASE,
+    DEFAULT_BASE,
+    FALLBACK_BASE,
+    choose_base,
+    dashboard_routes,
 )
 from durable_local.http.durable_api import durable_routes
 from durable_local.http.errors import error_middleware, json_response
@@ -119,7 +128,10 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         (ADMIN_BASE, tables.admin, False),
     ]
     prefix = "/" + config.route_prefix.strip("/") if config.route_prefix.strip("/") else ""
-    areas.append((prefix, tables.functions, False))
+    functions = (prefix, tables.functions, False)
+    dashboard = (request.app[DASHBOARD_BASE], tables.dashboard, False)
+    # At /dashboard the app's routes win; moved under /runtime (reserved) the dashboard does.
+    areas += [functions, dashboard] if dashboard[0] == DEFAULT_BASE else [dashboard, functions]
 
     for base, routes, local_only in areas:
         rest = _strip_base(raw_path, base.lower())
@@ -127,7 +139,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             continue
         found = _match(routes, rest, method)
         if found is None:
-            if base in (WEBHOOK_BASE, RPC_BASE, ADMIN_BASE):
+            if base in (WEBHOOK_BASE, RPC_BASE, ADMIN_BASE, FALLBACK_BASE):
                 break  # a reserved area: never fall through to the functions
             continue
         route, values = found
@@ -167,7 +179,9 @@ def create_app(
         durable=durable_routes(),
         admin=admin_routes() + admin_function_routes(),
         functions=function_routes(registry),
+        dashboard=dashboard_routes(),
     )
+    app[DASHBOARD_BASE] = choose_base(app[ROUTES].functions, config.route_prefix)
     app[STARTED_AT] = time.monotonic()
     if runner is not None:
         app[RUNNER] = runner

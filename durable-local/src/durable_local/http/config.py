@@ -52,6 +52,7 @@ class RouteTables:
     durable: list[Route]
     admin: list[Route]
     functions: list[Route]
+    dashboard: list[Route] = field(default_factory=list)
 
 
 RUNTIME = web.AppKey("runtime", RuntimeAPI)
