@@ -25,6 +25,7 @@ from durable_local.functions.settings import LoaderError, local_http_port
 from durable_local.host import MEMORY_STORE, FunctionsHost, HostOptions
 from durable_local.http import DEFAULT_MAX_BODY_SIZE, HostConfig, HostKeys
 from durable_local.http.urls import WEBHOOK_BASE
+from durable_local.runtime.activities import DEFAULT_CRASH_LIMIT
 from durable_local.worker.logs import configure_logging
 from durable_local.worker.protocol import WorkerError
 
@@ -94,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"largest request body in bytes (env {ENV_MAX_BODY_SIZE}; "
         f"default {DEFAULT_MAX_BODY_SIZE})",
     )
+    start.add_argument(
+        "--crash-limit",
+        type=int,
+        default=DEFAULT_CRASH_LIMIT,
+        help="worker process crashes charged to one activity or orchestrator episode before its "
+        f"task or instance fails (default {DEFAULT_CRASH_LIMIT})",
+    )
     start.add_argument("--log-level", default="INFO", help="console log level (default INFO)")
     start.add_argument(
         "--in-process",
@@ -157,6 +165,7 @@ class ServeOptions:
     config: HostConfig
     in_process: bool = False
     cpu_split: bool = True
+    crash_limit: int = DEFAULT_CRASH_LIMIT
 
 
 def describe_functions(loaded: LoadedApp, base_url: str, route_prefix: str) -> str:
@@ -211,6 +220,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
             config=options.config,
             in_process=options.in_process,
             cpu_split=options.cpu_split,
+            crash_limit=options.crash_limit,
         ),
     )
     try:
@@ -244,6 +254,9 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
         port = local_http_port(app_dir) or DEFAULT_PORT
     if not 0 <= port <= 65535:
         raise UsageError(f"Port {port} is out of range.")
+    crash_limit = getattr(args, "crash_limit", DEFAULT_CRASH_LIMIT)
+    if crash_limit < 1:
+        raise UsageError("The crash limit must be at least 1.")
     return ServeOptions(
         loaded=loaded,
         host=args.host,
@@ -257,6 +270,7 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
         ),
         in_process=bool(getattr(args, "in_process", False)),
         cpu_split=not getattr(args, "no_cpu_split", False),
+        crash_limit=crash_limit,
     )
 
 

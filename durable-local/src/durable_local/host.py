@@ -24,6 +24,7 @@ from aiohttp import web
 
 from durable_local.functions.loader import LoadedApp
 from durable_local.http import HostConfig, create_app
+from durable_local.runtime.activities import DEFAULT_CRASH_LIMIT
 from durable_local.runtime.client import DurableRuntime
 from durable_local.runtime.clock import Clock, SystemClock
 from durable_local.store.sqlite import SqliteStore
@@ -47,6 +48,8 @@ class HostOptions:
     in_process: bool = False
     cpu_split: bool = True
     activity_window: int | None = None
+    #: Worker crashes charged to one activity (or episode) before its task (instance) fails.
+    crash_limit: int = DEFAULT_CRASH_LIMIT
 
 
 class FunctionsHost:
@@ -94,6 +97,7 @@ class FunctionsHost:
             app_dir=str(loaded.app_dir),
             worker=self.worker,
             activity_window=options.activity_window,
+            crash_limit=options.crash_limit,
         )
         self.app: web.Application = create_app(
             self.runtime, loaded.registry, self.config, manage_runtime=True

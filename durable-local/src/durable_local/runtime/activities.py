@@ -9,15 +9,24 @@ of the loop, in one transaction). After a crash, the activities that can have ru
 and so run again, are at most the window plus one batch being recorded (the real host:
 maxConcurrentActivityFunctions, and no prefetch). The built-in HTTP activity (``call_http``)
 runs here, as the extension runs it in the host.
+
+Poison work is bounded: a worker crash is charged to the activities that were running in it
+(``crashed``). Those are suspects, sent again one at a time (on probation: beside other work,
+but never beside another suspect); one that has been running in ``crash_limit`` crashes fails its
+task with the reason, once the last of them is conclusive (it was on probation, or the only
+code running), so that a crash shared with a poison never fails an innocent activity. The
+others the worker held run again uncharged. An instance terminated or purged has its work
+dropped here and in the worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 
 from durable_local.engine import events as ev
@@ -28,13 +37,15 @@ from durable_local.runtime.clock import Clock
 from durable_local.runtime.http_activity import call_durable_http
 from durable_local.store.base import ActivityWorkItem, Store
 from durable_local.worker.invoke import ActivityCall, ActivityOutcome
-from durable_local.worker.protocol import LanguageWorker, missing_activity
+from durable_local.worker.protocol import LanguageWorker, WorkerCrash, missing_activity
 
 log = logging.getLogger("durable_local.dispatcher")
 
 CLAIM_BATCH = 256
 PREFETCH = 2
 MIN_WINDOW = 256
+DEFAULT_CRASH_LIMIT = 3
+CRASH_EXCEPTION = "Microsoft.Azure.WebJobs.Script.Workers.WorkerProcessExitException"
 
 
 def default_activity_window(max_activities: int) -> int:
@@ -62,6 +73,7 @@ class ActivityPipeline:
         window: int,
         on_recorded: Callable[[Counter[str]], None],
         wake: Callable[[], None],
+        crash_limit: int = DEFAULT_CRASH_LIMIT,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -71,10 +83,14 @@ class ActivityPipeline:
         self.lease_seconds = lease_seconds
         self.max_activities = max_activities
         self.window = window
+        self.crash_limit = crash_limit
         self._on_recorded = on_recorded
         self._wake = wake
         self._claimed: deque[ActivityWorkItem] = deque()  # leased, not yet sent to the worker
         self._inflight: dict[int, ActivityWorkItem] = {}  # sent, no outcome yet
+        self._crashes: dict[int, int] = {}  # item id -> worker crashes charged to it
+        self._suspects: deque[ActivityWorkItem] = deque()  # charged, waiting to be sent again
+        self._suspect_out: int | None = None  # the one charged item in the worker
         self._names: dict[str, str] = {}  # as scheduled -> registered ("": none)
         self._http: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[ActivityWorkItem, Event]] = []  # results not yet recorded
@@ -85,7 +101,7 @@ class ActivityPipeline:
 
     @property
     def busy(self) -> bool:
-        return bool(self._inflight or self._claimed or self._finished)
+        return bool(self._inflight or self._claimed or self._finished or self._suspects)
 
     @property
     def wants_more(self) -> bool:
@@ -109,32 +125,98 @@ class ActivityPipeline:
         self.send()
 
     def send(self) -> None:
-        """Hand claimed activities to the worker while fewer than the window are out."""
+        """Hand claimed activities to the worker while fewer than the window are out; of those
+        a worker crash was charged to, one at a time."""
         room = self.window - len(self._inflight)
         calls: list[ActivityCall] = []
         missing: list[ActivityOutcome] = []
-        while room > 0 and self._claimed:
-            work = self._claimed.popleft()
+        if self._suspect_out is None and self._suspects and room > 0:
+            work = self._suspects.popleft()
+            self._suspect_out = work.item_id
+            self._dispatch(work, calls, missing)
             room -= 1
-            self._inflight[work.item_id] = work
-            name = self._names.get(work.name)
-            if name is None:
-                function = self.registry.activity(work.name)
-                name = "" if function is None else function.name
-                self._names[work.name] = name
-            if work.name == HTTP_ACTIVITY_NAME:
-                call = ActivityCall(work.item_id, work.name, work.input_json)
-                task = asyncio.create_task(self._http_activity(call))
-                self._http.add(task)
-                task.add_done_callback(self._http.discard)
-            elif name:
-                calls.append(ActivityCall(work.item_id, name, work.input_json))
-            else:
-                missing.append(missing_activity(ActivityCall(work.item_id, work.name, None)))
+        while room > 0 and self._claimed:
+            self._dispatch(self._claimed.popleft(), calls, missing)
+            room -= 1
         if calls:
             self.worker.submit_activities(calls)
         if missing:
             self.results(missing)
+
+    def _dispatch(
+        self, work: ActivityWorkItem, calls: list[ActivityCall], missing: list[ActivityOutcome]
+    ) -> None:
+        self._inflight[work.item_id] = work
+        name = self._names.get(work.name)
+        if name is None:
+            function = self.registry.activity(work.name)
+            name = "" if function is None else function.name
+            self._names[work.name] = name
+        if work.name == HTTP_ACTIVITY_NAME:
+            call = ActivityCall(work.item_id, work.name, work.input_json)
+            task = asyncio.create_task(self._http_activity(call))
+            self._http.add(task)
+            task.add_done_callback(self._http.discard)
+        elif name:
+            calls.append(ActivityCall(work.item_id, name, work.input_json))
+        else:
+            missing.append(missing_activity(ActivityCall(work.item_id, work.name, None)))
+
+    def crashed(self, crash: WorkerCrash) -> None:
+        """The worker died: charge the crash to what was running, fail what reached the limit,
+        queue the rest again (the uncharged first, in their order)."""
+        if self.stopping:
+            return
+        now = self.clock.now()
+        again: list[ActivityWorkItem] = []
+        probation = self._suspect_out
+        for call in crash.lost:
+            work = self._inflight.pop(call.key, None)
+            if work is None:
+                continue
+            if work.item_id == self._suspect_out:
+                self._suspect_out = None
+            if call.key not in crash.running:
+                (self._suspects if work.item_id in self._crashes else again).append(work)
+                continue
+            count = self._crashes.get(work.item_id, 0) + 1
+            conclusive = work.item_id == probation or crash.alone(call.key)
+            if count < self.crash_limit or not conclusive:
+                self._crashes[work.item_id] = count
+                self._suspects.append(work)
+                continue
+            self._crashes.pop(work.item_id, None)
+            reason = f"{crash.exit} while running activity '{work.name}', {count} times"
+            log.error("durable-local: instance '%s': %s; its task fails", work.instance_id, reason)
+            details = json.dumps({"ClassName": CRASH_EXCEPTION, "Message": reason})
+            self._finished.append((work, ev.new_task_failed(now, work.task_id, reason, details)))
+        self._claimed.extendleft(reversed(again))
+        if self._finished and self._flush is None:
+            self._flush = asyncio.get_running_loop().call_soon(self.record)
+        self.send()
+
+    def drop_instances(self, instance_ids: Collection[str]) -> None:
+        """Forget the pending work of instances terminated or purged, the worker's included."""
+        if not instance_ids:
+            return
+        self._claimed = deque(w for w in self._claimed if w.instance_id not in instance_ids)
+        for work in self._suspects:
+            if work.instance_id in instance_ids:
+                self._crashes.pop(work.item_id, None)
+        self._suspects = deque(w for w in self._suspects if w.instance_id not in instance_ids)
+        dropped = [k for k, w in self._inflight.items() if w.instance_id in instance_ids]
+        for key in dropped:
+            del self._inflight[key]
+            self._crashes.pop(key, None)
+            if key == self._suspect_out:
+                self._suspect_out = None
+        if dropped:
+            self.worker.cancel_activities(dropped)
+            self.send()
+
+    def instances(self) -> set[str]:
+        """The instances this pipeline holds work for."""
+        return {w.instance_id for w in (*self._claimed, *self._suspects, *self._inflight.values())}
 
     async def _http_activity(self, call: ActivityCall) -> None:
         try:
@@ -155,6 +237,10 @@ class ActivityPipeline:
             work = self._inflight.pop(outcome.key, None)
             if work is None:
                 continue
+            if outcome.key == self._suspect_out:
+                self._suspect_out = None
+            if self._crashes:
+                self._crashes.pop(outcome.key, None)
             if outcome.failure is not None:
                 reason, details = outcome.failure
                 event = ev.new_task_failed(now, work.task_id, reason, details)
@@ -194,9 +280,10 @@ class ActivityPipeline:
         if self._flush is not None:
             self._flush.cancel()
         self.record()  # outcomes already back are recorded
-        unfinished = [*self._inflight.values(), *self._claimed]
+        unfinished = [*self._inflight.values(), *self._claimed, *self._suspects]
         self._inflight.clear()
         self._claimed.clear()
+        self._suspects.clear()
         for work in unfinished:
             with contextlib.suppress(Exception):
                 self.store.release_activity(work)

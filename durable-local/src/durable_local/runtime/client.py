@@ -36,6 +36,7 @@ from durable_local.model.errors import (
     InvalidOperation,
 )
 from durable_local.model.messages import function_missing
+from durable_local.runtime.activities import DEFAULT_CRASH_LIMIT
 from durable_local.runtime.api import StatusObject
 from durable_local.runtime.clock import Clock
 from durable_local.runtime.dispatcher import Dispatcher
@@ -59,6 +60,7 @@ class DurableRuntime:
         app_dir: str = ".",
         worker: LanguageWorker | None = None,
         activity_window: int | None = None,
+        crash_limit: int = DEFAULT_CRASH_LIMIT,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -73,6 +75,7 @@ class DurableRuntime:
             app_dir=app_dir,
             worker=worker,
             activity_window=activity_window,
+            crash_limit=crash_limit,
         )
 
     async def start(self) -> None:
@@ -269,10 +272,14 @@ class DurableRuntime:
     async def purge(self, instance_id: str) -> int:
         if not self.store.purge(instance_id):
             raise InstanceNotFound(instance_id)
+        self.dispatcher.forget({instance_id})
         return 1
 
     async def purge_by(self, query: QueryFilter) -> int:
-        return self.store.purge_by(query)
+        purged = self.store.purge_by(query)
+        if purged:
+            self.dispatcher.forget()
+        return purged
 
     # -- tests ---------------------------------------------------------------------------------
     async def wait_idle(self, timeout: float = 30.0) -> None:

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -30,15 +30,19 @@ from durable_local.engine.orchestration.payload import (
 from durable_local.engine.orchestration.plan import InstanceState, plan_episode
 from durable_local.engine.orchestration.replay import HTTP_ACTIVITY_NAME
 from durable_local.functions.registry import FunctionRegistry
-from durable_local.model import EventType, InstanceRecord
+from durable_local.model import EventType, InstanceRecord, RuntimeStatus
 from durable_local.model.messages import function_missing
-from durable_local.runtime.activities import ActivityPipeline, default_activity_window
+from durable_local.runtime.activities import (
+    DEFAULT_CRASH_LIMIT,
+    ActivityPipeline,
+    default_activity_window,
+)
 from durable_local.runtime.batching import BatchingPolicy
 from durable_local.runtime.clock import Clock
 from durable_local.runtime.history_cache import CachedHistory, HistoryCache
 from durable_local.store.base import LeaseLost, OrchestrationWorkItem, Store
 from durable_local.worker.inprocess import InProcessWorker
-from durable_local.worker.protocol import LanguageWorker
+from durable_local.worker.protocol import LanguageWorker, WorkerCrashed
 
 log = logging.getLogger("durable_local.dispatcher")
 
@@ -61,9 +65,12 @@ class Dispatcher:
         app_dir: str = ".",
         worker: LanguageWorker | None = None,
         activity_window: int | None = None,
+        crash_limit: int = DEFAULT_CRASH_LIMIT,
     ) -> None:
         if max_concurrent_activities < 1 or max_concurrent_orchestrations < 1:
             raise ValueError("concurrency limits must be at least 1")
+        if crash_limit < 1:
+            raise ValueError("the crash limit must be at least 1")
         if activity_window is not None and activity_window < max_concurrent_activities:
             raise ValueError("the activity window must be at least the activity concurrency")
         self.registry = registry
@@ -92,7 +99,13 @@ class Dispatcher:
             window=activity_window or default_activity_window(max_concurrent_activities),
             on_recorded=self._activities_recorded,
             wake=self._wake.set,
+            crash_limit=crash_limit,
         )
+        self.crash_limit = crash_limit
+        # Instances whose episodes were running in worker crashes, and how many; one of them at
+        # a time runs (on probation), as the activity pipeline runs its suspects.
+        self._episode_crashes: dict[str, int] = {}
+        self._probation: str | None = None
         self.batching = BatchingPolicy(hold_streams=self.worker.shares_host_process)
         self.histories = HistoryCache(store)
         self._pump: asyncio.Task[None] | None = None
@@ -120,7 +133,7 @@ class Dispatcher:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.store.release_all_leases()
-        await self.worker.start(self.activities.results)
+        await self.worker.start(self.activities.results, self.activities.crashed)
         self._unsubscribe = self.clock.on_change(self.wake_threadsafe)
         self._pump = asyncio.create_task(self._run(), name="durable-local-pump")
 
@@ -138,6 +151,15 @@ class Dispatcher:
         await self.worker.stop()
         # Outcomes already back are recorded; the rest run again on the next start.
         self.activities.release()
+
+    def forget(self, instance_ids: set[str] | None = None) -> None:
+        """Instances were purged (None: some, unknown): drop their pending work."""
+        if instance_ids is None:
+            held = self.activities.instances()
+            instance_ids = {i for i in held if self.store.get_instance(i) is None}
+        self.activities.drop_instances(instance_ids)
+        for instance_id in instance_ids:
+            self._episode_crashes.pop(instance_id, None)
 
     def wake(self) -> None:
         self._claim_dirty = True
@@ -203,12 +225,17 @@ class Dispatcher:
         if released:
             self._claim_dirty = True  # an instance is no longer held back
         while self._claim_dirty and len(self._episodes) < self.max_orchestrations:
-            item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS, held.keys())
+            exclude: Collection[str] = held.keys()
+            if self._probation is not None and self._episode_crashes:
+                exclude = held.keys() | self._episode_crashes.keys()
+            item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS, exclude)
             if item is None:
                 self._claim_dirty = False
                 break
             self.batching.claimed(item.instance.instance_id)
             self._running.add(item.instance.instance_id)
+            if item.instance.instance_id in self._episode_crashes:
+                self._probation = item.instance.instance_id
             self._spawn(self._episode(item))
         self.activities.claim(now)
 
@@ -230,6 +257,10 @@ class Dispatcher:
         except LeaseLost:
             log.warning("durable-local: lost the lease on %s; its episode is dropped", record)
             self.histories.drop(record.instance_id)
+        except WorkerCrashed:  # logged by the worker; run again once its successor is up
+            self.histories.drop(record.instance_id)
+            with contextlib.suppress(Exception):
+                self.store.release_orchestration(item)
         except Exception:
             log.exception("durable-local: episode of instance '%s' failed", record.instance_id)
             self.histories.drop(record.instance_id)
@@ -238,6 +269,8 @@ class Dispatcher:
             await asyncio.sleep(0.2)  # do not spin on a poisoned work item
         finally:
             self._running.discard(record.instance_id)
+            if self._probation == record.instance_id:
+                self._probation = None
             self._claim_dirty = True  # the lease is released; the commit may have queued work
 
     async def _run_episode(self, item: OrchestrationWorkItem) -> None:
@@ -271,7 +304,10 @@ class Dispatcher:
         commit.lease_until = now + timedelta(seconds=LEASE_SECONDS)
         leased = self.store.commit_episode(item, commit)
         self.episodes_run += 1
+        self._episode_crashes.pop(record.instance_id, None)
         self._committed(record, commit)
+        if commit.status == RuntimeStatus.TERMINATED:
+            self.activities.drop_instances({record.instance_id})
         if leased:
             self.activities.leased(leased)
         if commit.ends_execution:
@@ -329,7 +365,20 @@ class Dispatcher:
             parent_instance_id=record.parent.instance_id if record.parent else None,
             is_replaying=replaying,
         )
-        result = await self.worker.call_orchestrator(function, context_json)
+        try:
+            result = await self.worker.call_orchestrator(function, context_json)
+        except WorkerCrashed as crash:
+            if not crash.charged:
+                raise
+            count = self._episode_crashes.get(record.instance_id, 0) + 1
+            conclusive = crash.alone or self._probation == record.instance_id
+            if count < self.crash_limit or not conclusive:
+                self._episode_crashes[record.instance_id] = count
+                raise
+            self._episode_crashes.pop(record.instance_id, None)
+            reason = f"{crash.exit} while running orchestrator '{function.name}', {count} times"
+            log.error("durable-local: instance '%s': %s; it fails", record.instance_id, reason)
+            return SdkState(error=reason)
         # Timed by the worker around the handle call: sending the call, the thread hop and the
         # loop's latency in picking the result up are host overhead, not part of the floor.
         self.orchestrator_seconds += result.seconds

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from durable_local.functions.registry import FunctionRegistry, OrchestratorFunction
 from durable_local.worker.invoke import ActivityCall, OrchestratorResult, invoke_orchestrator
-from durable_local.worker.protocol import ResultsCallback
+from durable_local.worker.protocol import CrashCallback, ResultsCallback
 from durable_local.worker.threads import ActivityRunner, Mailbox
 
 
@@ -32,7 +32,10 @@ class InProcessWorker:
         self._pool: ThreadPoolExecutor | None = None
         self._runner: ActivityRunner | None = None
 
-    async def start(self, on_results: ResultsCallback) -> None:
+    async def start(
+        self, on_results: ResultsCallback, on_crash: CrashCallback | None = None
+    ) -> None:
+        # on_crash: never called, user code that kills this process kills the host with it.
         loop = asyncio.get_running_loop()
         self._pool = ThreadPoolExecutor(self.max_orchestrations, thread_name_prefix="orchestrator")
         mailbox = Mailbox(loop, on_results)
@@ -56,3 +59,7 @@ class InProcessWorker:
     def submit_activities(self, calls: Sequence[ActivityCall]) -> None:
         assert self._runner is not None, "the worker is not started"
         self._runner.submit(calls)
+
+    def cancel_activities(self, keys: Collection[int]) -> None:
+        if self._runner is not None:
+            self._runner.cancel(keys)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import signal
 import socket
 import subprocess
 import sys
@@ -13,8 +14,15 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from durable_local.functions.registry import OrchestratorFunction
+from durable_local.worker.board import RunningBoard
 from durable_local.worker.invoke import ActivityCall, ActivityOutcome, OrchestratorResult
-from durable_local.worker.protocol import ResultsCallback, WorkerError
+from durable_local.worker.protocol import (
+    CrashCallback,
+    ResultsCallback,
+    WorkerCrash,
+    WorkerCrashed,
+    WorkerError,
+)
 from durable_local.worker.wire import Channel, FrameBuffer
 
 log = logging.getLogger("durable_local.worker")
@@ -50,6 +58,8 @@ class ProcessWorker:
         self.restarts = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_results: ResultsCallback | None = None
+        self._on_crash: CrashCallback | None = None
+        self._board: RunningBoard | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._channel: Channel | None = None
         self._generation = 0
@@ -60,9 +70,12 @@ class ProcessWorker:
         self._outstanding: dict[int, ActivityCall] = {}  # sent, no outcome yet
         self._restart: asyncio.Task[None] | None = None
 
-    async def start(self, on_results: ResultsCallback) -> None:
+    async def start(
+        self, on_results: ResultsCallback, on_crash: CrashCallback | None = None
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self._on_results = on_results
+        self._on_crash = on_crash
         await self._spawn()
 
     async def _spawn(self) -> None:
@@ -85,8 +98,13 @@ class ProcessWorker:
         command += ["--log-level", logging.getLevelName(level)]
         if self.cpus:
             command += ["--cpus", ",".join(str(cpu) for cpu in self.cpus)]
+        board = RunningBoard(self.max_activities, self.max_orchestrations)
+        command += ["--board", str(board.fd)]
         try:
-            process = subprocess.Popen(command, pass_fds=(worker_end.fileno(),))
+            process = subprocess.Popen(command, pass_fds=(worker_end.fileno(), board.fd))
+        except BaseException:
+            board.close()
+            raise
         finally:
             worker_end.close()
         channel = Channel(host_end)
@@ -94,10 +112,11 @@ class ProcessWorker:
             message = await self._loop.run_in_executor(None, _receive_ready, channel, process)
         except BaseException:
             channel.close()
+            board.close()
             with contextlib.suppress(OSError):
                 process.kill()
             raise
-        self._process, self._channel = process, channel
+        self._process, self._channel, self._board = process, channel, board
         self.pid = int(message[1])
         self._generation += 1
         # Read on the loop (no reader thread to wake, no GIL handoff per message).
@@ -133,6 +152,9 @@ class ProcessWorker:
                 await self._loop.run_in_executor(None, process.wait)
         if channel is not None:
             channel.close()
+        if self._board is not None:
+            self._board.close()
+            self._board = None
         for future in self._calls.values():
             if not future.done():
                 future.set_exception(WorkerError("the worker was stopped"))
@@ -149,7 +171,10 @@ class ProcessWorker:
         future: asyncio.Future[OrchestratorResult] = self._loop.create_future()
         self._calls[request] = future
         try:
-            self._send(("orch", request, function.name, context_json))
+            try:
+                self._send(("orch", request, function.name, context_json))
+            except WorkerError as exc:  # died just now: the episode never reached it
+                raise WorkerCrashed(str(exc), charged=False) from exc
             return await future
         finally:
             self._calls.pop(request, None)
@@ -162,6 +187,12 @@ class ProcessWorker:
             with contextlib.suppress(WorkerError):
                 self._send(("acts", [tuple(call) for call in calls]))
         # else: sent by _spawn once the restarted worker is ready
+
+    def cancel_activities(self, keys: Collection[int]) -> None:
+        dropped = [key for key in keys if self._outstanding.pop(key, None) is not None]
+        if dropped and self._ready.is_set() and not self._stopping:
+            with contextlib.suppress(WorkerError):  # gone: its successor never gets them
+                self._send(("drop", dropped))
 
     # -- plumbing ------------------------------------------------------------------------------
     def _send(self, message: tuple[Any, ...]) -> None:
@@ -221,7 +252,8 @@ class ProcessWorker:
         self._restart = asyncio.ensure_future(self._recover(self._process))
 
     async def _recover(self, process: subprocess.Popen[bytes] | None) -> None:
-        """Reap the dead worker, fail its episodes, start a successor (after restart_delay)."""
+        """Reap the dead worker, give back what it held, start a successor (after
+        restart_delay)."""
         loop = asyncio.get_running_loop()
         code = None
         if process is not None:  # its end of the pipe is closed: it is exiting
@@ -230,16 +262,31 @@ class ProcessWorker:
             except subprocess.TimeoutExpired:
                 process.kill()
                 code = await loop.run_in_executor(None, process.wait)
+        board, self._board = self._board, None
+        running = board.read() if board is not None else None
+        if board is not None:
+            board.close()
+        exit = describe_exit(code)
+        lost, calls = self._outstanding, self._calls
         log.error(
-            "durable-local: the worker process exited (code %s) with %d episode(s) and %d "
-            "activity(ies) in progress; restarting it, the activities will run again",
-            code,
-            len(self._calls),
-            len(self._outstanding),
+            "durable-local: %s with %d episode(s) and %d activity(ies) in progress (%d running); "
+            "restarting it",
+            exit,
+            len(calls),
+            len(lost),
+            len(running.activities) if running is not None else len(lost),
         )
-        for future in self._calls.values():
+        active = running.activities if running is not None else frozenset(lost)
+        episodes = running.episodes if running is not None else frozenset(calls)
+        for request, future in calls.items():
             if not future.done():
-                future.set_exception(WorkerError(f"the worker process exited (code {code})"))
+                charged = request in episodes
+                alone = charged and len(episodes) == 1 and not active
+                future.set_exception(WorkerCrashed(exit, charged, alone))
+        if self._on_crash is not None:
+            self._outstanding = {}
+            self._on_crash(WorkerCrash(exit, list(lost.values()), active, len(episodes)))
+        # else: the successor runs them again (_spawn)
         while not self._stopping:
             await asyncio.sleep(self.restart_delay)
             try:
@@ -249,6 +296,17 @@ class ProcessWorker:
                 continue
             self.restarts += 1
             return
+
+
+def describe_exit(code: int | None) -> str:
+    """How the worker process ended, for logs and task failures."""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the worker process was killed by {name}"
+    return f"the worker process exited (code {code})"
 
 
 def _receive_ready(channel: Channel, process: subprocess.Popen[bytes]) -> tuple[Any, ...]:

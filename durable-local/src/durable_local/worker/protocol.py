@@ -11,7 +11,8 @@ to the worker and records what comes back. durable-local has two workers with on
   ``python -m durable_local.worker``, that imports the same ``function_app.py`` and runs the
   calls it is sent over a socket pair. User code and the host's own work (HTTP, store,
   dispatching) no longer share one GIL, as in Azure. A crashed worker is restarted and the
-  activities it held are sent again (at-least-once, as the real host retries them).
+  activities it held are given back to the dispatcher (``on_crash``) with those that were
+  running when it died, to which the crash is charged (``board``).
 * ``InProcessWorker``: threads in the host process, over the registry the host loaded. Used
   when the runtime is embedded (tests with a ManualClock, apps built in memory) and by
   ``durable-local start --in-process``.
@@ -22,7 +23,8 @@ host.json limits); sync activities run in worker threads, async ones on the work
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from durable_local.functions.registry import OrchestratorFunction
@@ -36,14 +38,51 @@ class WorkerError(Exception):
     """The worker process could not be started, or died during a call."""
 
 
+class WorkerCrashed(WorkerError):
+    """The worker process died during an episode. ``charged`` when the episode was running in
+    it (its orchestrator code may be what killed it), not merely waiting for a thread; ``alone``
+    when nothing else was running in it (then nothing else can have killed it)."""
+
+    def __init__(self, exit: str, charged: bool, alone: bool = False) -> None:
+        super().__init__(exit)
+        self.exit = exit
+        self.charged = charged
+        self.alone = alone
+
+
+@dataclass(frozen=True)
+class WorkerCrash:
+    """The worker process died: ``exit`` says how ("the worker process exited (code 1)"),
+    ``lost`` are the activities it held without an outcome (given back: the worker forgets them),
+    ``running`` the keys of those that were running in it when it died, beside
+    ``running_episodes`` episodes."""
+
+    exit: str
+    lost: list[ActivityCall]
+    running: frozenset[int]
+    running_episodes: int = 0
+
+    def alone(self, key: int) -> bool:
+        """Whether activity ``key`` was the only user code running when the worker died."""
+        return self.running == {key} and not self.running_episodes
+
+
+CrashCallback = Callable[[WorkerCrash], None]
+
+
 class LanguageWorker(Protocol):
     """Runs orchestrator episodes and activities for the dispatcher."""
 
     #: True when user code runs in the host's own process (and so competes with it for the GIL).
     shares_host_process: bool
 
-    async def start(self, on_results: ResultsCallback) -> None:
-        """Start; activity outcomes are delivered in batches on the loop to ``on_results``."""
+    async def start(
+        self, on_results: ResultsCallback, on_crash: CrashCallback | None = None
+    ) -> None:
+        """Start; activity outcomes are delivered in batches on the loop to ``on_results``.
+
+        When a worker process dies, the activities it held go to ``on_crash`` (without one, the
+        worker sends them again to its successor itself)."""
 
     async def stop(self) -> None:
         """Stop at once: calls still running are abandoned (their results never delivered)."""
@@ -54,7 +93,12 @@ class LanguageWorker(Protocol):
         """One episode of the SDK replay (the handle's JSON or its error text)."""
 
     def submit_activities(self, calls: Sequence[ActivityCall]) -> None:
-        """Queue activities; each gives exactly one outcome unless the worker is stopped."""
+        """Queue activities; each gives exactly one outcome unless the worker is stopped, or
+        dies (``on_crash``), or the activity is cancelled."""
+
+    def cancel_activities(self, keys: Collection[int]) -> None:
+        """Forget these activities: those not started never run; a running one is abandoned
+        (an outcome may still arrive, and is to be ignored)."""
 
 
 def missing_activity(call: ActivityCall) -> ActivityOutcome:

@@ -4,6 +4,7 @@ Messages, pickled, each framed by its length (8 bytes, big-endian) over a socket
 calls and outcomes cross as plain tuples: a named tuple pickles ten times slower.
   host -> worker: ("orch", request_id, function_name, context_json)
                   ("acts", [(key, name, input_json), ...])
+                  ("drop", [key, ...])  (cancelled: skip them if they have not started)
                   ("stop",)
   worker -> host: ("ready", pid) | ("fatal", message)
                   ("batch", [("orch", request_id, OrchestratorResult)

@@ -1,0 +1,64 @@
+"""Hostile functions for the reliability tests (tests/durable_local/runtime/test_poison.py).
+
+``flash_firmware`` kills the worker process every time it runs (as a segfault or the out-of-memory
+killer would), after appending a line to the file it is given, so a test counts its runs;
+``wedge`` does the same from orchestrator code. ``flash`` catches the activity's failure as an
+orchestrator does; ``steady`` is the innocent work that must complete meanwhile.
+"""
+
+import os
+import time
+from collections.abc import Generator
+from typing import Any
+
+import azure.durable_functions as df
+
+Gen = Generator[Any, Any, Any]
+app = df.DFApp()
+
+
+def _count_run(path: str) -> None:
+    # O_APPEND: the line lands whole even though the process dies right after.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+
+
+@app.activity_trigger(input_name="marker")
+def flash_firmware(marker: str) -> str:
+    _count_run(marker)
+    time.sleep(0.05)  # others are running beside it when it dies
+    os._exit(1)
+
+
+@app.activity_trigger(input_name="value")
+def slow_double(value: int) -> int:
+    time.sleep(0.02)
+    return value * 2
+
+
+@app.orchestration_trigger(context_name="context")
+def flash(context: df.DurableOrchestrationContext) -> Gen:
+    try:
+        yield context.call_activity("flash_firmware", context.get_input())
+    except Exception as exc:
+        return {"caught": str(exc)}
+    return {"caught": None}
+
+
+@app.orchestration_trigger(context_name="context")
+def steady(context: df.DurableOrchestrationContext) -> Gen:
+    value = context.get_input()
+    for _ in range(3):
+        value = yield context.call_activity("slow_double", value)
+    fanned = yield context.task_all([context.call_activity("slow_double", i) for i in range(4)])
+    return [value, sum(fanned)]
+
+
+@app.orchestration_trigger(context_name="context")
+def wedge(context: df.DurableOrchestrationContext) -> Gen:
+    _count_run(context.get_input())
+    os._exit(1)
+    yield context.call_activity("slow_double", 1)  # never reached: a generator all the same
