@@ -26,6 +26,7 @@ from durable_local.host import MEMORY_STORE, FunctionsHost, HostOptions
 from durable_local.http import DEFAULT_MAX_BODY_SIZE, HostConfig, HostKeys
 from durable_local.http.urls import WEBHOOK_BASE
 from durable_local.runtime.activities import DEFAULT_CRASH_LIMIT
+from durable_local.store.lock import StoreInUse
 from durable_local.worker.logs import configure_logging
 from durable_local.worker.protocol import WorkerError
 
@@ -286,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.chdir(options.loaded.app_dir)
     try:
         asyncio.run(serve(options))
-    except WorkerError as exc:  # the app loaded here but not in the worker process
+    except (WorkerError, StoreInUse) as exc:  # the worker cannot load the app; a second start
         print(f"durable-local: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
