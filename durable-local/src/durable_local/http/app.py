@@ -42,6 +42,7 @@ from durable_local.http.errors import error_middleware, json_response
 from durable_local.http.functions import function_routes
 from durable_local.http.routing import RouteTemplate
 from durable_local.http.urls import ADMIN_BASE, RPC_BASE, WEBHOOK_BASE
+from durable_local.model.errors import StoreUnavailable
 from durable_local.runtime.api import RuntimeAPI
 
 log = logging.getLogger("durable_local.http")
@@ -105,6 +106,9 @@ def _match(routes: list[Route], path: str, method: str) -> tuple[Route, dict[str
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
+    problem = request.app[RUNTIME].problem()
+    if problem is not None:
+        raise StoreUnavailable(problem)
     tables = request.app[ROUTES]
     config = request.app[CONFIG]
     raw_path = request.rel_url.raw_path

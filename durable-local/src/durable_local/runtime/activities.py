@@ -95,6 +95,7 @@ class ActivityPipeline:
         self._http: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[ActivityWorkItem, Event]] = []  # results not yet recorded
         self._flush: asyncio.Handle | None = None
+        self._record_delay = 0.0  # while recording fails: the backoff before the next try
         self.queued = True  # False once a claim found the store's activity queue drained
         self.stopping = False
         self.recorded = 0
@@ -261,9 +262,20 @@ class ActivityPipeline:
             return
         try:
             self.store.complete_activities(finished)
-        except Exception:  # the leases stay: the activities run again after a restart
-            log.exception("durable-local: recording %d activity results failed", len(finished))
+        except Exception:  # kept (their leases too): recorded when the store takes them
+            if self._record_delay == 0.0:
+                log.exception(
+                    "durable-local: recording %d activity results failed; retrying", len(finished)
+                )
+            self._record_delay = min(max(self._record_delay * 2, 0.1), 5.0)
+            self._finished = finished + self._finished
+            if self._flush is None:
+                loop = asyncio.get_running_loop()
+                self._flush = loop.call_later(self._record_delay, self.record)
             return
+        if self._record_delay:
+            log.warning("durable-local: activity results are recorded again")
+            self._record_delay = 0.0
         self.recorded += len(finished)
         self._on_recorded(Counter(work.instance_id for work, _ in finished))
 

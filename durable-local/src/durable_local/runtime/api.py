@@ -22,6 +22,10 @@ class RuntimeAPI(Protocol):
 
     hub_name: str
 
+    def problem(self) -> str | None:
+        """Why the runtime refuses work now (its store is gone, full or unwritable), or None."""
+        ...
+
     async def start_new(self, name: str, input: Any = None, instance_id: str | None = None) -> str:
         """Create an instance (Pending) and return its id; a new 32-hex id when none is given.
 

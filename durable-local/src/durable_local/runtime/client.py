@@ -91,6 +91,9 @@ class DurableRuntime:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def problem(self) -> str | None:
+        return self.store.problem()
+
     # -- helpers -------------------------------------------------------------------------------
     def _existing(self, instance_id: str) -> InstanceRecord:
         record = self.store.get_instance(instance_id)

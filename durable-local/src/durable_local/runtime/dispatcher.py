@@ -31,6 +31,7 @@ from durable_local.engine.orchestration.plan import InstanceState, plan_episode
 from durable_local.engine.orchestration.replay import HTTP_ACTIVITY_NAME
 from durable_local.functions.registry import FunctionRegistry
 from durable_local.model import EventType, InstanceRecord, RuntimeStatus
+from durable_local.model.errors import StoreUnavailable
 from durable_local.model.messages import function_missing
 from durable_local.runtime.activities import (
     DEFAULT_CRASH_LIMIT,
@@ -40,6 +41,7 @@ from durable_local.runtime.activities import (
 from durable_local.runtime.batching import BatchingPolicy
 from durable_local.runtime.clock import Clock
 from durable_local.runtime.history_cache import CachedHistory, HistoryCache
+from durable_local.runtime.retries import EpisodeRetries
 from durable_local.store.base import LeaseLost, OrchestrationWorkItem, Store
 from durable_local.worker.inprocess import InProcessWorker
 from durable_local.worker.protocol import LanguageWorker, WorkerCrashed
@@ -49,6 +51,7 @@ log = logging.getLogger("durable_local.dispatcher")
 # One runtime owns a store; leases only matter after a crash (released at start), so they are
 # long enough never to expire under a live runtime.
 LEASE_SECONDS = 24 * 3600.0
+HEALTH_CHECK_SECONDS = 0.5  # how often the pump asks whether the store can take work
 
 
 class Dispatcher:
@@ -108,6 +111,7 @@ class Dispatcher:
         self._probation: str | None = None
         self.batching = BatchingPolicy(hold_streams=self.worker.shares_host_process)
         self.histories = HistoryCache(store)
+        self.retries = EpisodeRetries()
         self._pump: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] = lambda: None
@@ -160,6 +164,7 @@ class Dispatcher:
         self.activities.drop_instances(instance_ids)
         for instance_id in instance_ids:
             self._episode_crashes.pop(instance_id, None)
+            self.retries.forget(instance_id)
 
     def wake(self) -> None:
         self._claim_dirty = True
@@ -194,15 +199,32 @@ class Dispatcher:
 
     # -- the pump ------------------------------------------------------------------------------
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        claims_failing = False
+        next_check = 0.0
         while True:
             self._wake.clear()
+            if loop.time() >= next_check:  # a store deleted or unwritable: no work is taken
+                next_check = loop.time() + HEALTH_CHECK_SECONDS
+                if self.store.problem() is not None:
+                    await asyncio.sleep(HEALTH_CHECK_SECONDS)
+                    self._claim_dirty = True
+                    continue
             try:
                 self._fill()
-            except Exception:  # a store error must not kill the pump; retry shortly
-                log.exception("durable-local: claiming work failed")
+            except Exception as error:  # a store error must not kill the pump; retry shortly
+                if not claims_failing:
+                    log.error(
+                        "durable-local: claiming work failed; retrying",
+                        exc_info=not isinstance(error, StoreUnavailable),
+                    )
+                claims_failing = True
                 self._claim_dirty = True
                 await asyncio.sleep(0.5)
                 continue
+            if claims_failing:
+                log.warning("durable-local: claiming work succeeds again")
+                claims_failing = False
             timeout: float | None = None
             due = self.store.next_visible_at(self.clock.now())
             if due is not None:
@@ -220,14 +242,19 @@ class Dispatcher:
 
     def _fill(self) -> None:
         now = self.clock.now()
-        held, released = self.batching.holds(asyncio.get_running_loop().time())
-        self._next_hold = min(held.values(), default=None)
+        loop_now = asyncio.get_running_loop().time()
+        held, released = self.batching.holds(loop_now)
+        self.retries.release_pending(self.store)
+        waiting, retry_at = self.retries.waiting(loop_now)
+        self._next_hold = min([*held.values(), *([retry_at] if retry_at else [])], default=None)
         if released:
             self._claim_dirty = True  # an instance is no longer held back
         while self._claim_dirty and len(self._episodes) < self.max_orchestrations:
             exclude: Collection[str] = held.keys()
+            if waiting:
+                exclude = held.keys() | waiting
             if self._probation is not None and self._episode_crashes:
-                exclude = held.keys() | self._episode_crashes.keys()
+                exclude = exclude | self._episode_crashes.keys()
             item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS, exclude)
             if item is None:
                 self._claim_dirty = False
@@ -261,12 +288,15 @@ class Dispatcher:
             self.histories.drop(record.instance_id)
             with contextlib.suppress(Exception):
                 self.store.release_orchestration(item)
-        except Exception:
-            log.exception("durable-local: episode of instance '%s' failed", record.instance_id)
+        except Exception as error:  # e.g. its commit failed: retried after a backoff (retries)
+            if self.retries.is_first(record.instance_id):
+                log.error(
+                    "durable-local: episode of instance '%s' failed; it will be retried",
+                    record.instance_id,
+                    exc_info=not isinstance(error, StoreUnavailable),  # the store said why
+                )
             self.histories.drop(record.instance_id)
-            with contextlib.suppress(Exception):
-                self.store.release_orchestration(item)
-            await asyncio.sleep(0.2)  # do not spin on a poisoned work item
+            self.retries.failed(item, self.store, asyncio.get_running_loop().time())
         finally:
             self._running.discard(record.instance_id)
             if self._probation == record.instance_id:
@@ -305,6 +335,7 @@ class Dispatcher:
         leased = self.store.commit_episode(item, commit)
         self.episodes_run += 1
         self._episode_crashes.pop(record.instance_id, None)
+        self.retries.succeeded(record.instance_id)
         self._committed(record, commit)
         if commit.status == RuntimeStatus.TERMINATED:
             self.activities.drop_instances({record.instance_id})

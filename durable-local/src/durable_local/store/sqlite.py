@@ -8,6 +8,7 @@ work of a crashed predecessor back to the queue.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -27,10 +28,12 @@ from durable_local.model import (
     QueryFilter,
     RuntimeStatus,
 )
+from durable_local.model.errors import StoreUnavailable
 from durable_local.store.base import (
     ActivityWorkItem,
     OrchestrationWorkItem,
 )
+from durable_local.store.health import StoreHealth
 from durable_local.store.queued_events import QueuedEvents
 from durable_local.store.sqlite_schema import (
     INSTANCE_COLUMNS,
@@ -67,18 +70,37 @@ class SqliteStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=OFF")
         self._conn.executescript(SCHEMA)
+        self._health = StoreHealth(None if self.path == ":memory:" else self.path)
 
     # -- plumbing ------------------------------------------------------------------------------
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            conn = self._conn
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # SQLite may have rolled back already (a full disk)
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                reason = self._health.failed(exc)
+                if reason is not None:
+                    raise StoreUnavailable(reason) from exc
                 raise
-            self._conn.execute("COMMIT")
+            self._health.succeeded()
+
+    def problem(self) -> str | None:
+        with self._lock:
+            return self._health.problem(self._probe)
+
+    def _probe(self) -> None:
+        with contextlib.suppress(StoreUnavailable), self._tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)", (time.time_ns(),))
 
     def close(self) -> None:
         with self._lock:

@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS activities (
     dequeue_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS activities_by_lock ON activities (lock_until, id);
+CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 """
 
 INSTANCE_COLUMNS = (
