@@ -436,3 +436,24 @@ async def test_a_second_start_on_the_same_store_fails_at_once_naming_the_first(
         if first.process.poll() is None:
             first.process.kill()
             first.process.wait()
+
+
+@pytest.mark.slow
+async def test_listening_beyond_loopback_without_keys_warns_and_refuses_foreign_hosts(
+    tmp_path: Path,
+) -> None:
+    server = Server(tmp_path / "durable.db", free_port(), tmp_path, "--host", "0.0.0.0")
+    try:
+        async with aiohttp.ClientSession() as session:
+            await server.ready(session)
+            assert "listening on 0.0.0.0 without keys" in server.stderr
+            url = f"{server.base}/runtime/webhooks/durabletask/instances"
+            async with session.get(url, headers={"Host": "evil.example"}) as response:
+                assert response.status == 403
+            async with session.get(url) as response:
+                assert response.status == 200
+        assert server.stop() == 0
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()

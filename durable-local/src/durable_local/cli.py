@@ -24,6 +24,7 @@ from durable_local.functions.loader import LoadedApp, load_app
 from durable_local.functions.settings import LoaderError, local_http_port
 from durable_local.host import MEMORY_STORE, FunctionsHost, HostOptions
 from durable_local.http import DEFAULT_MAX_BODY_SIZE, HostConfig, HostKeys
+from durable_local.http.guard import binding_warning
 from durable_local.http.urls import WEBHOOK_BASE
 from durable_local.runtime.activities import DEFAULT_CRASH_LIMIT
 from durable_local.store.lock import StoreInUse
@@ -62,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--host",
         default=DEFAULT_HOST,
         help=f"address to bind (default {DEFAULT_HOST}; 0.0.0.0 exposes it to the network)",
+    )
+    start.add_argument(
+        "--allowed-host",
+        action="append",
+        default=None,
+        help="a name (besides loopback ones and --host) by which clients may address the Durable "
+        "API while keys are off, e.g. a container's service name (repeatable)",
     )
     start.add_argument(
         "--port",
@@ -234,6 +242,9 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
         )
         if options.config.keys.enforced:
             print("Keys are enforced (function/admin/system levels).", flush=True)
+        warning = binding_warning(options.host, options.config.keys.enforced)
+        if warning is not None:
+            print(f"durable-local: {warning}", file=sys.stderr, flush=True)
         print(f"Host started on {base_url} -- press Ctrl+C to stop.", flush=True)
         await stop.wait()
         print("Stopping the host...", flush=True)
@@ -268,6 +279,10 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
             keys=host_keys(args, env),
             max_body_size=max_body_size(args, env),
             app_dir=str(loaded.app_dir),
+            bind_host=args.host,
+            allowed_hosts=frozenset(
+                name.strip().lower() for name in getattr(args, "allowed_host", None) or ()
+            ),
         ),
         in_process=bool(getattr(args, "in_process", False)),
         cpu_split=not getattr(args, "no_cpu_split", False),
