@@ -457,3 +457,18 @@ async def test_listening_beyond_loopback_without_keys_warns_and_refuses_foreign_
         if server.process.poll() is None:
             server.process.kill()
             server.process.wait()
+
+
+def test_cli_start_up_errors_are_one_line(tmp_path: Path) -> None:
+    store = tmp_path / "broken.db"
+    store.write_bytes(b"not a database " * 200)
+    env = {k: v for k, v in os.environ.items() if k != "FUNCTIONS_WORKER_RUNTIME"}
+    result = subprocess.run(
+        [sys.executable, "-m", "durable_local", "start", "--app-dir", str(BASIC_APP),
+         "--store", str(store), "--port", str(free_port()), "--in-process"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("durable-local:")]
+    assert lines == [f"durable-local: cannot open the store {store}: file is not a database"]
+    assert "Traceback" not in result.stderr

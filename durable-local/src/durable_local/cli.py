@@ -26,6 +26,7 @@ from durable_local.host import MEMORY_STORE, FunctionsHost, HostOptions
 from durable_local.http import DEFAULT_MAX_BODY_SIZE, HostConfig, HostKeys
 from durable_local.http.guard import binding_warning
 from durable_local.http.urls import WEBHOOK_BASE
+from durable_local.model.errors import StoreUnavailable
 from durable_local.runtime.activities import DEFAULT_CRASH_LIMIT
 from durable_local.store.lock import StoreInUse
 from durable_local.worker.logs import configure_logging
@@ -159,7 +160,10 @@ def store_location(store: str, app_dir: Path) -> str:
     path = Path(store).expanduser()
     if not path.is_absolute():
         path = app_dir / path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the store's folder {path.parent}: {exc}") from None
     return str(path)
 
 
@@ -302,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.chdir(options.loaded.app_dir)
     try:
         asyncio.run(serve(options))
-    except (WorkerError, StoreInUse) as exc:  # the worker cannot load the app; a second start
+    except (WorkerError, StoreInUse, StoreUnavailable) as exc:  # one line, no traceback
         print(f"durable-local: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

@@ -37,6 +37,7 @@ from durable_local.worker.process import ProcessWorker
 log = logging.getLogger("durable_local.host")
 
 MEMORY_STORE = ":memory:"
+HEADER_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class HostOptions:
     activity_window: int | None = None
     #: Worker crashes charged to one activity (or episode) before its task (instance) fails.
     crash_limit: int = DEFAULT_CRASH_LIMIT
+    #: Seconds a client has to send a request's headers (and an idle keep-alive connection
+    #: lives): Kestrel's RequestHeadersTimeout.
+    header_timeout: float = HEADER_TIMEOUT
 
 
 class FunctionsHost:
@@ -123,7 +127,14 @@ class FunctionsHost:
         before it releases any lease of the store."""
         sockets = bind_sockets(host, port)
         try:
-            self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+            # aiohttp's keep-alive timer runs from the connection's start (and from each answer)
+            # until a whole request head has arrived: a client trickling headers is cut off.
+            self._runner = web.AppRunner(
+                self.app,
+                handle_signals=False,
+                access_log=None,
+                keepalive_timeout=self.options.header_timeout,
+            )
             await self._runner.setup()
         except BaseException:
             for sock in sockets:

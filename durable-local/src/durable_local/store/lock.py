@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from durable_local.model.errors import StoreUnavailable
+
 
 class StoreInUse(Exception):
     """Another process holds the store's lock (the message names the store and its pid)."""
@@ -25,8 +27,11 @@ class StoreLock:
     def __init__(self, store: str | os.PathLike[str]) -> None:
         self.store = Path(store)
         self.path = self.store.with_name(self.store.name + ".lock")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot lock the store {self.store}: {exc}") from None
         try:
             _lock(fd)
         except OSError:

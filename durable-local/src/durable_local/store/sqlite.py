@@ -52,6 +52,8 @@ from durable_local.store.sqlite_writes import (
     position_after,
 )
 
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
+
 
 class SqliteStore:
     """The ``Store`` on one SQLite file (or ``":memory:"``)."""
@@ -60,16 +62,21 @@ class SqliteStore:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30
-        )
         self._lock = threading.RLock()
         self._next_orphan_sweep = 0.0
         self._queued = QueuedEvents()  # read back by claims without parsing
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=OFF")
-        self._conn.executescript(SCHEMA)
+        try:
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=OFF")
+            # After a checkpoint the WAL is cut back to this size instead of keeping its peak.
+            self._conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+            self._conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:  # a full disk, a read-only file, not a database
+            raise StoreUnavailable(f"cannot open the store {self.path}: {exc}") from None
         self._health = StoreHealth(None if self.path == ":memory:" else self.path)
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -387,7 +394,17 @@ class SqliteStore:
             for instance_id in ids:
                 conn.execute("DELETE FROM instances WHERE instance_id = ?", (instance_id,))
                 delete_instance_rows(conn, instance_id)
+        if ids:
+            self._checkpoint()
         return len(ids)
+
+    def _checkpoint(self) -> None:
+        """A bulk purge writes as much WAL as it deletes: fold it into the file and cut the WAL
+        back (single purges are small; journal_size_limit caps what they leave)."""
+        if self.path == ":memory:":
+            return
+        with self._lock, contextlib.suppress(sqlite3.Error):  # busy readers: the next one
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def rewind_instance(
         self, instance_id: str, events: list[Event], trigger: Event, updated: datetime
