@@ -94,6 +94,7 @@ class FunctionsHost:
                 max_activities=settings.max_concurrent_activities,
                 max_orchestrations=settings.max_concurrent_orchestrations,
                 cpus=self.cpus.worker if self.cpus is not None else None,
+                function_timeout=settings.function_timeout,
             )
         try:
             self.store = SqliteStore(options.store)

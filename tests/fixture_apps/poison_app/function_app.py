@@ -3,7 +3,8 @@
 ``flash_firmware`` kills the worker process every time it runs (as a segfault or the out-of-memory
 killer would), after appending a line to the file it is given, so a test counts its runs;
 ``wedge`` does the same from orchestrator code. ``flash`` catches the activity's failure as an
-orchestrator does; ``steady`` is the innocent work that must complete meanwhile.
+orchestrator does; ``steady`` is the innocent work that must complete meanwhile. ``hang`` sleeps
+past any functionTimeout (``hang_flow`` catches its failure) and ``spin`` never ends its episode.
 """
 
 import os
@@ -62,3 +63,25 @@ def wedge(context: df.DurableOrchestrationContext) -> Gen:
     _count_run(context.get_input())
     os._exit(1)
     yield context.call_activity("slow_double", 1)  # never reached: a generator all the same
+
+
+@app.activity_trigger(input_name="seconds")
+def hang(seconds: float) -> str:
+    time.sleep(seconds)  # hung on a dead connection, say
+    return "woke up"
+
+
+@app.orchestration_trigger(context_name="context")
+def hang_flow(context: df.DurableOrchestrationContext) -> Gen:
+    try:
+        result = yield context.call_activity("hang", context.get_input())
+    except Exception as exc:
+        return {"caught": str(exc)}
+    return {"result": result}
+
+
+@app.orchestration_trigger(context_name="context")
+def spin(context: df.DurableOrchestrationContext) -> Gen:
+    while True:  # an orchestrator that never yields: its episode never ends
+        time.sleep(0.01)
+    yield context.call_activity("slow_double", 1)

@@ -33,6 +33,7 @@ from durable_local.engine import events as ev
 from durable_local.engine.events import Event
 from durable_local.engine.orchestration.replay import HTTP_ACTIVITY_NAME
 from durable_local.functions.registry import FunctionRegistry
+from durable_local.functions.settings import format_timespan
 from durable_local.runtime.clock import Clock
 from durable_local.runtime.http_activity import call_durable_http
 from durable_local.store.base import ActivityWorkItem, Store
@@ -46,6 +47,15 @@ PREFETCH = 2
 MIN_WINDOW = 256
 DEFAULT_CRASH_LIMIT = 3
 CRASH_EXCEPTION = "Microsoft.Azure.WebJobs.Script.Workers.WorkerProcessExitException"
+TIMEOUT_EXCEPTION = "Microsoft.Azure.WebJobs.Host.FunctionTimeoutException"
+
+
+def timeout_message(timeout: float, function_name: str) -> str:
+    """The host's FunctionTimeoutException message."""
+    return (
+        f"Timeout value of {format_timespan(timeout)} was exceeded by function: "
+        f"Functions.{function_name}"
+    )
 
 
 def default_activity_window(max_activities: int) -> int:
@@ -177,6 +187,14 @@ class ActivityPipeline:
                 continue
             if work.item_id == self._suspect_out:
                 self._suspect_out = None
+            if call.key in crash.timed_out and crash.timeout is not None:
+                self._crashes.pop(work.item_id, None)
+                reason = timeout_message(crash.timeout, self._function_name(work.name))
+                log.error("durable-local: instance '%s': %s", work.instance_id, reason)
+                details = json.dumps({"ClassName": TIMEOUT_EXCEPTION, "Message": reason})
+                event = ev.new_task_failed(now, work.task_id, reason, details)
+                self._finished.append((work, event))
+                continue
             if call.key not in crash.running:
                 (self._suspects if work.item_id in self._crashes else again).append(work)
                 continue
@@ -195,6 +213,10 @@ class ActivityPipeline:
         if self._finished and self._flush is None:
             self._flush = asyncio.get_running_loop().call_soon(self.record)
         self.send()
+
+    def _function_name(self, name: str) -> str:
+        function = self.registry.activity(name)
+        return function.function_name if function is not None else name
 
     def drop_instances(self, instance_ids: Collection[str]) -> None:
         """Forget the pending work of instances terminated or purged, the worker's included."""

@@ -171,6 +171,7 @@ class DurableRuntime:
     async def terminate(self, instance_id: str, reason: str | None = None) -> None:
         self._active(instance_id)
         self._send(instance_id, ev.new_execution_terminated(self.clock.now(), reason))
+        self.dispatcher.abandon(instance_id)  # a stuck episode never blocks a terminate
 
     async def suspend(self, instance_id: str, reason: str | None = None) -> None:
         record = self._active(instance_id)

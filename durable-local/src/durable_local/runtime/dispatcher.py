@@ -40,6 +40,7 @@ from durable_local.runtime.activities import (
 )
 from durable_local.runtime.batching import BatchingPolicy
 from durable_local.runtime.clock import Clock
+from durable_local.runtime.episode_crashes import EpisodeCrashes
 from durable_local.runtime.history_cache import CachedHistory, HistoryCache
 from durable_local.runtime.retries import EpisodeRetries
 from durable_local.store.base import LeaseLost, OrchestrationWorkItem, Store
@@ -105,10 +106,7 @@ class Dispatcher:
             crash_limit=crash_limit,
         )
         self.crash_limit = crash_limit
-        # Instances whose episodes were running in worker crashes, and how many; one of them at
-        # a time runs (on probation), as the activity pipeline runs its suspects.
-        self._episode_crashes: dict[str, int] = {}
-        self._probation: str | None = None
+        self.crashes = EpisodeCrashes(crash_limit)
         self.batching = BatchingPolicy(hold_streams=self.worker.shares_host_process)
         self.histories = HistoryCache(store)
         self.retries = EpisodeRetries()
@@ -116,6 +114,7 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] = lambda: None
         self._running: set[str] = set()  # instances with an episode in progress
+        self._episode_items: dict[str, tuple[OrchestrationWorkItem, asyncio.Task[None]]] = {}
         self._next_hold: float | None = None
         # Claiming an episode scans the visible messages, which is costly while thousands of
         # completions wait for a held instance. The pump only claims when something may have
@@ -163,7 +162,7 @@ class Dispatcher:
             instance_ids = {i for i in held if self.store.get_instance(i) is None}
         self.activities.drop_instances(instance_ids)
         for instance_id in instance_ids:
-            self._episode_crashes.pop(instance_id, None)
+            self.crashes.forget(instance_id)
             self.retries.forget(instance_id)
 
     def wake(self) -> None:
@@ -253,20 +252,21 @@ class Dispatcher:
             exclude: Collection[str] = held.keys()
             if waiting:
                 exclude = held.keys() | waiting
-            if self._probation is not None and self._episode_crashes:
-                exclude = exclude | self._episode_crashes.keys()
+            exclude = self.crashes.exclude(exclude)
             item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS, exclude)
             if item is None:
                 self._claim_dirty = False
                 break
             self.batching.claimed(item.instance.instance_id)
             self._running.add(item.instance.instance_id)
-            if item.instance.instance_id in self._episode_crashes:
-                self._probation = item.instance.instance_id
-            self._spawn(self._episode(item))
+            self.crashes.claimed(item.instance.instance_id)
+            self._episode_items[item.instance.instance_id] = (
+                item,
+                self._spawn(self._episode(item)),
+            )
         self.activities.claim(now)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._episodes.add(task)
 
@@ -275,6 +275,21 @@ class Dispatcher:
             self._wake.set()
 
         task.add_done_callback(done)
+        return task
+
+    def abandon(self, instance_id: str) -> None:
+        """A terminate was queued: an episode of the instance that is running (perhaps stuck in
+        user code) no longer holds it back. Its lease is released, so that the terminate is
+        applied by the next episode, and its slot freed; what it returns later is discarded
+        (its commit finds the lease gone)."""
+        running = self._episode_items.pop(instance_id, None)
+        if running is None:
+            return
+        item, task = running
+        with contextlib.suppress(Exception):
+            self.store.release_orchestration(item)
+        self._episodes.discard(task)
+        self.wake()
 
     # -- episodes ------------------------------------------------------------------------------
     async def _episode(self, item: OrchestrationWorkItem) -> None:
@@ -289,7 +304,7 @@ class Dispatcher:
             with contextlib.suppress(Exception):
                 self.store.release_orchestration(item)
         except Exception as error:  # e.g. its commit failed: retried after a backoff (retries)
-            if self.retries.is_first(record.instance_id):
+            if self.retries.is_first(record.instance_id) and not self.stopping:
                 log.error(
                     "durable-local: episode of instance '%s' failed; it will be retried",
                     record.instance_id,
@@ -299,8 +314,10 @@ class Dispatcher:
             self.retries.failed(item, self.store, asyncio.get_running_loop().time())
         finally:
             self._running.discard(record.instance_id)
-            if self._probation == record.instance_id:
-                self._probation = None
+            running = self._episode_items.get(record.instance_id)
+            if running is not None and running[0] is item:
+                del self._episode_items[record.instance_id]
+            self.crashes.ended(record.instance_id)
             self._claim_dirty = True  # the lease is released; the commit may have queued work
 
     async def _run_episode(self, item: OrchestrationWorkItem) -> None:
@@ -334,7 +351,7 @@ class Dispatcher:
         commit.lease_until = now + timedelta(seconds=LEASE_SECONDS)
         leased = self.store.commit_episode(item, commit)
         self.episodes_run += 1
-        self._episode_crashes.pop(record.instance_id, None)
+        self.crashes.committed(record.instance_id)
         self.retries.succeeded(record.instance_id)
         self._committed(record, commit)
         if commit.status == RuntimeStatus.TERMINATED:
@@ -399,16 +416,9 @@ class Dispatcher:
         try:
             result = await self.worker.call_orchestrator(function, context_json)
         except WorkerCrashed as crash:
-            if not crash.charged:
-                raise
-            count = self._episode_crashes.get(record.instance_id, 0) + 1
-            conclusive = crash.alone or self._probation == record.instance_id
-            if count < self.crash_limit or not conclusive:
-                self._episode_crashes[record.instance_id] = count
-                raise
-            self._episode_crashes.pop(record.instance_id, None)
-            reason = f"{crash.exit} while running orchestrator '{function.name}', {count} times"
-            log.error("durable-local: instance '%s': %s; it fails", record.instance_id, reason)
+            reason = self.crashes.failure(record.instance_id, crash, function.function_name)
+            if reason is None:
+                raise  # retried once the worker's successor is up
             return SdkState(error=reason)
         # Timed by the worker around the handle call: sending the call, the thread hop and the
         # loop's latency in picking the result up are host overhead, not part of the floor.

@@ -2,9 +2,11 @@
 
 A crash (``os._exit``, a segfault, the out-of-memory killer) leaves the host no message to read,
 so the worker keeps, in memory shared with the host, one slot per thread that runs user code:
-the key of the activity (or the request id of the episode) it is running, 0 when idle. The host
-reads the slots once the process is gone, and so charges the crash to what was running in it, not
-to what only waited in its queue. Writing a slot is one 8-byte store: no message, no lock.
+the key of the activity (or the request id of the episode) it is running, 0 when idle, and when
+it started (``time.monotonic_ns``: one clock for every process of the machine). The host reads
+the slots once the process is gone, and so charges the crash to what was running in it, not to
+what only waited in its queue; and while it lives, to find what overran functionTimeout.
+Writing a slot is two 8-byte stores: no message, no lock.
 """
 
 from __future__ import annotations
@@ -15,17 +17,19 @@ import os
 import struct
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 
-_SLOT = struct.Struct("=q")
+_SLOT = struct.Struct("=qq")  # key, started (monotonic ns)
 
 
 @dataclass(frozen=True)
 class Running:
-    """What the board said after the worker died: the activity keys and episode requests."""
+    """What the board says: the activity keys and episode requests running, with the
+    ``time.monotonic_ns()`` at which each started."""
 
-    activities: frozenset[int]
-    episodes: frozenset[int]
+    activities: dict[int, int]
+    episodes: dict[int, int]
 
 
 class RunningBoard:
@@ -47,7 +51,7 @@ class RunningBoard:
 
     # -- the worker's side ---------------------------------------------------------------------
     def mark(self, slot: int, key: int) -> None:
-        _SLOT.pack_into(self._map, slot * _SLOT.size, key)
+        _SLOT.pack_into(self._map, slot * _SLOT.size, key, time.monotonic_ns() if key else 0)
 
     def take_episode_slot(self) -> int:
         """A free episode slot (there are as many as episode threads)."""
@@ -62,12 +66,12 @@ class RunningBoard:
     # -- the host's side -----------------------------------------------------------------------
     def read(self) -> Running:
         values = [
-            _SLOT.unpack_from(self._map, slot * _SLOT.size)[0]
+            _SLOT.unpack_from(self._map, slot * _SLOT.size)
             for slot in range(self.activities + self.episodes)
         ]
         return Running(
-            activities=frozenset(v for v in values[: self.activities] if v),
-            episodes=frozenset(v for v in values[self.activities :] if v),
+            activities={key: started for key, started in values[: self.activities] if key},
+            episodes={key: started for key, started in values[self.activities :] if key},
         )
 
     def close(self) -> None:

@@ -10,11 +10,13 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from durable_local.functions.registry import OrchestratorFunction
-from durable_local.worker.board import RunningBoard
+from durable_local.functions.settings import format_timespan
+from durable_local.worker.board import Running, RunningBoard
 from durable_local.worker.invoke import ActivityCall, ActivityOutcome, OrchestratorResult
 from durable_local.worker.protocol import (
     CrashCallback,
@@ -47,8 +49,10 @@ class ProcessWorker:
         log_level: int | None = None,
         restart_delay: float = RESTART_DELAY,
         cpus: Collection[int] | None = None,
+        function_timeout: float | None = None,
     ) -> None:
         self.app_dir = app_dir
+        self.function_timeout = function_timeout  # seconds; None: user code may run forever
         self.cpus = sorted(cpus) if cpus else None  # the worker's CPUs (default: any)
         self.max_activities = max_activities
         self.max_orchestrations = max_orchestrations
@@ -69,6 +73,13 @@ class ProcessWorker:
         self._calls: dict[int, asyncio.Future[OrchestratorResult]] = {}
         self._outstanding: dict[int, ActivityCall] = {}  # sent, no outcome yet
         self._restart: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._timed_out: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
+
+    @property
+    def episodes_in_progress(self) -> int:
+        """Orchestrator episodes sent to the worker process that have not answered yet."""
+        return len(self._calls)
 
     async def start(
         self, on_results: ResultsCallback, on_crash: CrashCallback | None = None
@@ -77,6 +88,8 @@ class ProcessWorker:
         self._on_results = on_results
         self._on_crash = on_crash
         await self._spawn()
+        if self.function_timeout is not None:
+            self._watchdog = asyncio.create_task(self._watch(self.function_timeout))
 
     async def _spawn(self) -> None:
         assert self._loop is not None
@@ -138,6 +151,8 @@ class ProcessWorker:
         self._ready.set()  # wakes calls waiting for a restart: they fail instead of waiting forever
         if self._restart is not None:
             self._restart.cancel()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         process, channel = self._process, self._channel
         self._process = self._channel = None  # a second stop() has nothing to do
         if channel is not None:
@@ -268,6 +283,11 @@ class ProcessWorker:
             board.close()
         exit = describe_exit(code)
         lost, calls = self._outstanding, self._calls
+        timed_out, timed_out_episodes = self._timed_out
+        self._timed_out = (frozenset(), frozenset())
+        if timed_out or timed_out_episodes:
+            exit = "a function timeout has occurred"
+            running = Running({}, {})  # the cause is known: nothing else is to blame
         log.error(
             "durable-local: %s with %d episode(s) and %d activity(ies) in progress (%d running); "
             "restarting it",
@@ -276,16 +296,20 @@ class ProcessWorker:
             len(lost),
             len(running.activities) if running is not None else len(lost),
         )
-        active = running.activities if running is not None else frozenset(lost)
-        episodes = running.episodes if running is not None else frozenset(calls)
+        active = frozenset(running.activities) if running is not None else frozenset(lost)
+        episodes = frozenset(running.episodes) if running is not None else frozenset(calls)
+        timeout = self.function_timeout
         for request, future in calls.items():
             if not future.done():
                 charged = request in episodes
                 alone = charged and len(episodes) == 1 and not active
-                future.set_exception(WorkerCrashed(exit, charged, alone))
+                overran = timeout if request in timed_out_episodes else None
+                future.set_exception(WorkerCrashed(exit, charged, alone, overran))
         if self._on_crash is not None:
             self._outstanding = {}
-            self._on_crash(WorkerCrash(exit, list(lost.values()), active, len(episodes)))
+            self._on_crash(
+                WorkerCrash(exit, list(lost.values()), active, len(episodes), timed_out, timeout)
+            )
         # else: the successor runs them again (_spawn)
         while not self._stopping:
             await asyncio.sleep(self.restart_delay)
@@ -296,6 +320,38 @@ class ProcessWorker:
                 continue
             self.restarts += 1
             return
+
+    async def _watch(self, timeout: float) -> None:
+        """Recycle the worker when user code overruns functionTimeout: a thread cannot be
+        stopped, so the process is (as the host restarts the language worker)."""
+        limit = int(timeout * 1e9)
+        interval = min(max(timeout / 10, 0.05), 1.0)
+        while not self._stopping:
+            await asyncio.sleep(interval)
+            board, process = self._board, self._process
+            if board is None or process is None or not self._ready.is_set():
+                continue
+            running, now = board.read(), time.monotonic_ns()
+            activities = frozenset(k for k, t in running.activities.items() if now - t > limit)
+            episodes = frozenset(k for k, t in running.episodes.items() if now - t > limit)
+            if not activities and not episodes:
+                continue
+            names = sorted(
+                {self._outstanding[k].name for k in activities if k in self._outstanding}
+            )
+            log.error(
+                "durable-local: timeout value of %s exceeded by %s; restarting the worker "
+                "process (pid %s)",
+                format_timespan(timeout),
+                ", ".join(
+                    [f"activity '{name}'" for name in names]
+                    + [f"{len(episodes)} orchestrator episode(s)"] * bool(episodes)
+                ),
+                self.pid,
+            )
+            self._timed_out = (activities, episodes)
+            with contextlib.suppress(OSError):
+                process.kill()  # its end of the socket closes: _died, _recover
 
 
 def describe_exit(code: int | None) -> str:

@@ -43,11 +43,15 @@ class WorkerCrashed(WorkerError):
     it (its orchestrator code may be what killed it), not merely waiting for a thread; ``alone``
     when nothing else was running in it (then nothing else can have killed it)."""
 
-    def __init__(self, exit: str, charged: bool, alone: bool = False) -> None:
+    def __init__(
+        self, exit: str, charged: bool, alone: bool = False, timeout: float | None = None
+    ) -> None:
         super().__init__(exit)
         self.exit = exit
         self.charged = charged
         self.alone = alone
+        #: Set when this episode overran functionTimeout (seconds): the worker was recycled.
+        self.timeout = timeout
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,10 @@ class WorkerCrash:
     lost: list[ActivityCall]
     running: frozenset[int]
     running_episodes: int = 0
+    #: The activities that overran functionTimeout (``timeout`` seconds): the worker was
+    #: recycled for them, so the others are not to blame (``running`` is then empty).
+    timed_out: frozenset[int] = frozenset()
+    timeout: float | None = None
 
     def alone(self, key: int) -> bool:
         """Whether activity ``key`` was the only user code running when the worker died."""
