@@ -29,7 +29,7 @@ from durable_local.worker.process import ProcessWorker
 from tests.fixture_apps import POISON_APP
 from tests.helpers.apps import AppLoader
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 WAIT = 90.0
 STEADY = 4
