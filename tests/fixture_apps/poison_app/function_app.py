@@ -5,6 +5,8 @@ killer would), after appending a line to the file it is given, so a test counts 
 ``wedge`` does the same from orchestrator code. ``flash`` catches the activity's failure as an
 orchestrator does; ``steady`` is the innocent work that must complete meanwhile. ``hang`` sleeps
 past any functionTimeout (``hang_flow`` catches its failure) and ``spin`` never ends its episode.
+HTTP functions: ``nap`` blocks in an ``async def`` (``time.sleep``), ``state`` shows the process
+and the module counter that the ``bump`` activity (``bumper``) increments.
 """
 
 import os
@@ -13,9 +15,11 @@ from collections.abc import Generator
 from typing import Any
 
 import azure.durable_functions as df
+import azure.functions as func
 
 Gen = Generator[Any, Any, Any]
-app = df.DFApp()
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+BUMPS = [0]  # module state, as an app keeps a cache or a connection pool
 
 
 def _count_run(path: str) -> None:
@@ -85,3 +89,25 @@ def spin(context: df.DurableOrchestrationContext) -> Gen:
     while True:  # an orchestrator that never yields: its episode never ends
         time.sleep(0.01)
     yield context.call_activity("slow_double", 1)
+
+
+@app.activity_trigger(input_name="unused")
+def bump(unused: Any) -> int:
+    BUMPS[0] += 1
+    return BUMPS[0]
+
+
+@app.orchestration_trigger(context_name="context")
+def bumper(context: df.DurableOrchestrationContext) -> Gen:
+    return (yield context.call_activity("bump", None))
+
+
+@app.route(route="nap")
+async def nap(req: func.HttpRequest) -> func.HttpResponse:
+    time.sleep(float(req.params.get("seconds", "1")))  # blocking, in an async def
+    return func.HttpResponse("rested")
+
+
+@app.route(route="state")
+def state(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(f"{os.getpid()} {BUMPS[0]}")

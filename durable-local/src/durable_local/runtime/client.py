@@ -19,7 +19,7 @@ from durable_local.engine.orchestration.render import (
     render_status,
 )
 from durable_local.engine.orchestration.rewind import rewind_history
-from durable_local.functions.registry import FunctionRegistry
+from durable_local.functions.registry import FunctionRegistry, HttpFunction
 from durable_local.model import (
     EventType,
     InstanceRecord,
@@ -42,6 +42,7 @@ from durable_local.runtime.clock import Clock
 from durable_local.runtime.dispatcher import Dispatcher
 from durable_local.store.base import InstanceExistsError, Store
 from durable_local.store.continuation import decode_continuation, encode_continuation
+from durable_local.worker.http_call import HttpRequestData, HttpResult
 from durable_local.worker.protocol import LanguageWorker
 
 
@@ -93,6 +94,18 @@ class DurableRuntime:
 
     def problem(self) -> str | None:
         return self.store.problem()
+
+    async def call_http(
+        self,
+        function: HttpFunction,
+        request: HttpRequestData,
+        *,
+        client_binding: str | None,
+        invocation_id: str,
+    ) -> HttpResult:
+        return await self.dispatcher.worker.call_http(
+            function, request, client_binding=client_binding, invocation_id=invocation_id
+        )
 
     # -- helpers -------------------------------------------------------------------------------
     def _existing(self, instance_id: str) -> InstanceRecord:

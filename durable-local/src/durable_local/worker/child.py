@@ -13,6 +13,7 @@ import queue
 import signal
 import socket
 import threading
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -21,6 +22,12 @@ from durable_local.functions.loader import load_app
 from durable_local.functions.registry import FunctionRegistry
 from durable_local.functions.settings import LoaderError
 from durable_local.worker.board import RunningBoard
+from durable_local.worker.http_call import (
+    HttpFunctionError,
+    HttpRequestData,
+    HttpResult,
+    invoke_http,
+)
 from durable_local.worker.invoke import (
     ActivityCall,
     ActivityOutcome,
@@ -50,6 +57,8 @@ class _Child:
     ) -> None:
         self.channel = channel
         self.board = board
+        self.app_dir = app_dir
+        self.http_functions = {f.function_name: f for f in registry.http}
         self.registry = registry
         self.outbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.loop = asyncio.new_event_loop()  # for async activities
@@ -79,6 +88,37 @@ class _Child:
                 future.add_done_callback(functools.partial(self._reply, message[1]))
             elif kind == "drop":
                 self.activities.cancel(message[1])
+            elif kind == "http":
+                request, name, data, binding, invocation_id = message[1:]
+                call = asyncio.run_coroutine_threadsafe(
+                    self._http(name, data, binding, invocation_id), self.loop
+                )
+                call.add_done_callback(functools.partial(self._http_reply, request))
+
+    async def _http(
+        self, name: str, data: HttpRequestData, binding: str | None, invocation_id: str
+    ) -> HttpResult:
+        function = self.http_functions.get(name)
+        if function is None:
+            raise HttpFunctionError(f"No HTTP function '{name}' in the worker's app.")
+        return await invoke_http(
+            function,
+            data,
+            client_binding=binding,
+            function_directory=self.app_dir,
+            invocation_id=invocation_id,
+        )
+
+    def _http_reply(self, request: int, done: Future[HttpResult]) -> None:
+        try:
+            answer: tuple[Any, ...] = ("ok", done.result())
+        except HttpFunctionError as exc:
+            cause = exc.__cause__ or exc
+            trace = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+            answer = ("err", str(exc), trace)
+        except BaseException as exc:  # ours, not the user's
+            answer = ("err", f"durable-local worker error: {exc!r}", "")
+        self._send([("http", request, answer)])
 
     def _orchestrate(self, request: int, name: str, context_json: str) -> OrchestratorResult:
         function = self.registry.orchestrator(name)

@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from durable_local.functions.registry import FunctionRegistry, OrchestratorFunction
+from durable_local.functions.registry import FunctionRegistry, HttpFunction, OrchestratorFunction
+from durable_local.worker.http_call import HttpRequestData, HttpResult, invoke_http
 from durable_local.worker.invoke import ActivityCall, OrchestratorResult, invoke_orchestrator
 from durable_local.worker.protocol import CrashCallback, ResultsCallback
 from durable_local.worker.threads import ActivityRunner, Mailbox
@@ -59,6 +60,23 @@ class InProcessWorker:
     def submit_activities(self, calls: Sequence[ActivityCall]) -> None:
         assert self._runner is not None, "the worker is not started"
         self._runner.submit(calls)
+
+    async def call_http(
+        self,
+        function: HttpFunction,
+        request: HttpRequestData,
+        *,
+        client_binding: str | None,
+        invocation_id: str,
+    ) -> HttpResult:
+        # On the host's loop (async functions) or a thread of it (sync ones).
+        return await invoke_http(
+            function,
+            request,
+            client_binding=client_binding,
+            function_directory=self.app_dir,
+            invocation_id=invocation_id,
+        )
 
     def cancel_activities(self, keys: Collection[int]) -> None:
         if self._runner is not None:

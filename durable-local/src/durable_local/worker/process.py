@@ -14,9 +14,10 @@ import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from durable_local.functions.registry import OrchestratorFunction
+from durable_local.functions.registry import HttpFunction, OrchestratorFunction
 from durable_local.functions.settings import format_timespan
 from durable_local.worker.board import Running, RunningBoard
+from durable_local.worker.http_call import HttpFunctionError, HttpRequestData, HttpResult
 from durable_local.worker.invoke import ActivityCall, ActivityOutcome, OrchestratorResult
 from durable_local.worker.protocol import (
     CrashCallback,
@@ -70,7 +71,7 @@ class ProcessWorker:
         self._ready = asyncio.Event()
         self._stopping = False
         self._ids = itertools.count(1)
-        self._calls: dict[int, asyncio.Future[OrchestratorResult]] = {}
+        self._calls: dict[int, asyncio.Future[Any]] = {}  # episodes and HTTP invocations
         self._outstanding: dict[int, ActivityCall] = {}  # sent, no outcome yet
         self._restart: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -194,6 +195,32 @@ class ProcessWorker:
         finally:
             self._calls.pop(request, None)
 
+    async def call_http(
+        self,
+        function: HttpFunction,
+        request: HttpRequestData,
+        *,
+        client_binding: str | None,
+        invocation_id: str,
+    ) -> HttpResult:
+        assert self._loop is not None, "the worker is not started"
+        await self._ready.wait()
+        if self._stopping:
+            raise WorkerError("the worker was stopped")
+        call = next(self._ids)
+        future: asyncio.Future[tuple[Any, ...]] = self._loop.create_future()
+        self._calls[call] = future
+        try:
+            message = ("http", call, function.function_name, request, client_binding)
+            self._send((*message, invocation_id))
+            answer = await future
+        finally:
+            self._calls.pop(call, None)
+        if answer[0] == "ok":
+            result: HttpResult = answer[1]
+            return result
+        raise HttpFunctionError(f"{answer[1]}\n{answer[2]}".rstrip())
+
     def submit_activities(self, calls: Sequence[ActivityCall]) -> None:
         for call in calls:
             self._outstanding[call.key] = call
@@ -246,7 +273,7 @@ class ProcessWorker:
             return
         outcomes = []
         for entry in batch:
-            if entry[0] == "orch":
+            if entry[0] in ("orch", "http"):
                 future = self._calls.get(entry[1])
                 if future is not None and not future.done():
                     future.set_result(entry[2])

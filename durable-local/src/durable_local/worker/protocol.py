@@ -27,8 +27,9 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from durable_local.functions.registry import OrchestratorFunction
+from durable_local.functions.registry import HttpFunction, OrchestratorFunction
 from durable_local.model.messages import function_missing
+from durable_local.worker.http_call import HttpRequestData, HttpResult
 from durable_local.worker.invoke import ActivityCall, ActivityOutcome, OrchestratorResult
 
 ResultsCallback = Callable[[list[ActivityOutcome]], None]
@@ -103,6 +104,17 @@ class LanguageWorker(Protocol):
     def submit_activities(self, calls: Sequence[ActivityCall]) -> None:
         """Queue activities; each gives exactly one outcome unless the worker is stopped, or
         dies (``on_crash``), or the activity is cancelled."""
+
+    async def call_http(
+        self,
+        function: HttpFunction,
+        request: HttpRequestData,
+        *,
+        client_binding: str | None,
+        invocation_id: str,
+    ) -> HttpResult:
+        """One invocation of an HTTP function; raises HttpFunctionError when the user code
+        fails, WorkerError when the worker dies during it."""
 
     def cancel_activities(self, keys: Collection[int]) -> None:
         """Forget these activities: those not started never run; a running one is abandoned
