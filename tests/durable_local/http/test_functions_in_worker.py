@@ -68,3 +68,24 @@ async def test_a_blocking_http_function_does_not_freeze_the_host(
             assert response.status == 200
         assert not napping.done()  # answered while the function still blocks its own thread
         assert await napping == "rested"
+
+
+async def test_an_http_function_over_function_timeout_is_a_500_and_the_worker_recycled(
+    app_loader: AppLoader,
+) -> None:
+    host = FunctionsHost(app_loader(POISON_APP), HostOptions(cpu_split=False))
+    assert host.worker is not None
+    host.worker.function_timeout = 1.0  # as host.json "functionTimeout": "00:00:01"
+    try:
+        base = await host.serve("127.0.0.1", 0)
+        first_pid = host.worker.pid
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/api/nap?seconds=3600") as response:
+                assert response.status == 500
+            async with session.get(f"{base}/api/state") as response:  # served by a successor
+                assert response.status == 200
+                pid, _ = (await response.text()).split()
+        assert int(pid) == host.worker.pid != first_pid
+        assert host.worker.restarts == 1
+    finally:
+        await host.close()

@@ -76,6 +76,7 @@ class ProcessWorker:
         self._restart: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._timed_out: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
+        self._recycled = False  # killed on purpose (an HTTP function timed out)
 
     @property
     def episodes_in_progress(self) -> int:
@@ -213,7 +214,16 @@ class ProcessWorker:
         try:
             message = ("http", call, function.function_name, request, client_binding)
             self._send((*message, invocation_id))
-            answer = await future
+            answer = await asyncio.wait_for(future, self.function_timeout)
+        except TimeoutError:
+            assert self.function_timeout is not None
+            reason = (
+                f"Timeout value of {format_timespan(self.function_timeout)} was exceeded by "
+                f"function: Functions.{function.function_name}"
+            )
+            log.error("durable-local: %s; restarting the worker process", reason)
+            self._recycle()
+            raise HttpFunctionError(reason) from None
         finally:
             self._calls.pop(call, None)
         if answer[0] == "ok":
@@ -312,7 +322,8 @@ class ProcessWorker:
         lost, calls = self._outstanding, self._calls
         timed_out, timed_out_episodes = self._timed_out
         self._timed_out = (frozenset(), frozenset())
-        if timed_out or timed_out_episodes:
+        recycled, self._recycled = self._recycled, False
+        if timed_out or timed_out_episodes or recycled:
             exit = "a function timeout has occurred"
             running = Running({}, {})  # the cause is known: nothing else is to blame
         log.error(
@@ -377,8 +388,18 @@ class ProcessWorker:
                 self.pid,
             )
             self._timed_out = (activities, episodes)
-            with contextlib.suppress(OSError):
-                process.kill()  # its end of the socket closes: _died, _recover
+            self._recycle()
+
+    def _recycle(self) -> None:
+        """Kill the worker process on purpose: its end of the socket closes (_died, _recover,
+        a successor), and nothing that was running in it is charged for the crash."""
+        process = self._process
+        if process is None or not self._ready.is_set():
+            return
+        self._recycled = True
+        self._ready.clear()  # calls from now on wait for the successor
+        with contextlib.suppress(OSError):
+            process.kill()
 
 
 def describe_exit(code: int | None) -> str:
