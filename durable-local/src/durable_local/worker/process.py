@@ -37,7 +37,12 @@ READ_SIZE = 1 << 18  # bytes read from the worker at a time
 
 
 class ProcessWorker:
-    """User code in one child process that loads the app from ``app_dir`` itself."""
+    """User code in one child process that loads the app from ``app_dir`` itself.
+
+    Episodes, activities and HTTP invocations are sent over a socket pair; the child marks on a
+    shared running board what each of its threads runs and since when. A dead child is replaced
+    after ``restart_delay`` and what it held is given back (``on_crash``); one whose user code
+    overruns ``function_timeout`` is killed and replaced the same way."""
 
     shares_host_process = False
 

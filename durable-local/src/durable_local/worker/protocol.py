@@ -1,18 +1,20 @@
 """The language worker's interface: what the dispatcher asks of a worker, and the calls and
 outcomes that cross it.
 
-The language worker: where orchestrator and activity code runs.
+The language worker: where orchestrator, activity and HTTP function code runs.
 
 In Azure the Functions host (with the Durable extension) and the Python worker are two
 processes: the host replays nothing itself, it sends each orchestrator episode and each activity
-to the worker and records what comes back. durable-local has two workers with one interface:
+to the worker and records what comes back (HTTP functions too: the host only routes the request).
+durable-local has two workers with one interface:
 
 * ``ProcessWorker`` (the default of ``durable-local start``): one child process, started with
   ``python -m durable_local.worker``, that imports the same ``function_app.py`` and runs the
   calls it is sent over a socket pair. User code and the host's own work (HTTP, store,
   dispatching) no longer share one GIL, as in Azure. A crashed worker is restarted and the
   activities it held are given back to the dispatcher (``on_crash``) with those that were
-  running when it died, to which the crash is charged (``board``).
+  running when it died, to which the crash is charged (``board``). Code that overruns
+  ``functionTimeout`` gets the worker recycled (a thread cannot be stopped).
 * ``InProcessWorker``: threads in the host process, over the registry the host loaded. Used
   when the runtime is embedded (tests with a ManualClock, apps built in memory) and by
   ``durable-local start --in-process``.
