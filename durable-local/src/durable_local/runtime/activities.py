@@ -12,11 +12,11 @@ runs here, as the extension runs it in the host.
 
 Poison work is bounded: a worker crash is charged to the activities that were running in it
 (``crashed``). Those are suspects, sent again one at a time (on probation: beside other work,
-but never beside another suspect); one that has been running in ``crash_limit`` crashes fails its
-task with the reason, once the last of them is conclusive (it was on probation, or the only
-code running), so that a crash shared with a poison never fails an innocent activity. The
-others the worker held run again uncharged. An instance terminated or purged has its work
-dropped here and in the worker.
+but never beside another suspect, activity or episode: ``Probation``); one that has been
+running in ``crash_limit`` crashes fails its task with the reason, once the last of them is
+conclusive (it was on probation, or the only code running), so that a crash shared with one
+poison never fails an innocent activity. The others the worker held run again uncharged. An
+instance terminated or purged has its work dropped here and in the worker.
 """
 
 from __future__ import annotations
@@ -48,6 +48,31 @@ MIN_WINDOW = 256
 DEFAULT_CRASH_LIMIT = 3
 CRASH_EXCEPTION = "Microsoft.Azure.WebJobs.Script.Workers.WorkerProcessExitException"
 TIMEOUT_EXCEPTION = "Microsoft.Azure.WebJobs.Host.FunctionTimeoutException"
+
+
+class Probation:
+    """The one suspect (of a worker crash) that may run: an activity or an episode, never both,
+    so that a crash while it runs is conclusive evidence against it. ``released`` is called when
+    it ends (another suspect may be sent or claimed)."""
+
+    def __init__(self) -> None:
+        self.activity: int | None = None
+        self.episode: str | None = None
+        self.released: Callable[[], None] = lambda: None
+
+    @property
+    def busy(self) -> bool:
+        return self.activity is not None or self.episode is not None
+
+    def end_activity(self, key: int) -> None:
+        if self.activity == key:
+            self.activity = None
+            self.released()
+
+    def end_episode(self, instance_id: str) -> None:
+        if self.episode == instance_id:
+            self.episode = None
+            self.released()
 
 
 def timeout_message(timeout: float, function_name: str) -> str:
@@ -84,8 +109,10 @@ class ActivityPipeline:
         on_recorded: Callable[[Counter[str]], None],
         wake: Callable[[], None],
         crash_limit: int = DEFAULT_CRASH_LIMIT,
+        probation: Probation | None = None,
     ) -> None:
         self.registry = registry
+        self.probation = probation or Probation()
         self.store = store
         self.clock = clock
         self.worker = worker
@@ -100,7 +127,6 @@ class ActivityPipeline:
         self._inflight: dict[int, ActivityWorkItem] = {}  # sent, no outcome yet
         self._crashes: dict[int, int] = {}  # item id -> worker crashes charged to it
         self._suspects: deque[ActivityWorkItem] = deque()  # charged, waiting to be sent again
-        self._suspect_out: int | None = None  # the one charged item in the worker
         self._names: dict[str, str] = {}  # as scheduled -> registered ("": none)
         self._http: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[ActivityWorkItem, Event]] = []  # results not yet recorded
@@ -141,9 +167,9 @@ class ActivityPipeline:
         room = self.window - len(self._inflight)
         calls: list[ActivityCall] = []
         missing: list[ActivityOutcome] = []
-        if self._suspect_out is None and self._suspects and room > 0:
+        if not self.probation.busy and self._suspects and room > 0:
             work = self._suspects.popleft()
-            self._suspect_out = work.item_id
+            self.probation.activity = work.item_id
             self._dispatch(work, calls, missing)
             room -= 1
         while room > 0 and self._claimed:
@@ -180,13 +206,13 @@ class ActivityPipeline:
             return
         now = self.clock.now()
         again: list[ActivityWorkItem] = []
-        probation = self._suspect_out
+        probation = self.probation.activity
         for call in crash.lost:
             work = self._inflight.pop(call.key, None)
             if work is None:
                 continue
-            if work.item_id == self._suspect_out:
-                self._suspect_out = None
+            if work.item_id == probation:
+                self.probation.end_activity(work.item_id)
             if call.key in crash.timed_out and crash.timeout is not None:
                 self._crashes.pop(work.item_id, None)
                 reason = timeout_message(crash.timeout, self._function_name(work.name))
@@ -231,8 +257,7 @@ class ActivityPipeline:
         for key in dropped:
             del self._inflight[key]
             self._crashes.pop(key, None)
-            if key == self._suspect_out:
-                self._suspect_out = None
+            self.probation.end_activity(key)
         if dropped:
             self.worker.cancel_activities(dropped)
             self.send()
@@ -260,8 +285,7 @@ class ActivityPipeline:
             work = self._inflight.pop(outcome.key, None)
             if work is None:
                 continue
-            if outcome.key == self._suspect_out:
-                self._suspect_out = None
+            self.probation.end_activity(outcome.key)
             if self._crashes:
                 self._crashes.pop(outcome.key, None)
             if outcome.failure is not None:

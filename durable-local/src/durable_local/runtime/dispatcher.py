@@ -36,6 +36,7 @@ from durable_local.model.messages import function_missing
 from durable_local.runtime.activities import (
     DEFAULT_CRASH_LIMIT,
     ActivityPipeline,
+    Probation,
     default_activity_window,
 )
 from durable_local.runtime.batching import BatchingPolicy
@@ -92,6 +93,7 @@ class Dispatcher:
             max_orchestrations=max_concurrent_orchestrations,
             app_dir=app_dir,
         )
+        probation = Probation()  # one suspect of a worker crash at a time, activity or episode
         self.activities = ActivityPipeline(
             registry,
             store,
@@ -104,9 +106,11 @@ class Dispatcher:
             on_recorded=self._activities_recorded,
             wake=self._wake.set,
             crash_limit=crash_limit,
+            probation=probation,
         )
         self.crash_limit = crash_limit
-        self.crashes = EpisodeCrashes(crash_limit)
+        self.crashes = EpisodeCrashes(crash_limit, probation)
+        probation.released = self.wake
         self.batching = BatchingPolicy(hold_streams=self.worker.shares_host_process)
         self.histories = HistoryCache(store)
         self.retries = EpisodeRetries()
