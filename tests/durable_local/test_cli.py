@@ -387,3 +387,88 @@ def test_cli_exits_with_an_error_when_the_worker_cannot_load_the_app(tmp_path: P
     assert "RuntimeError: the worker cannot reach its settings" in result.stderr
     assert 'function_app.py", line 4' in result.stderr  # the app's own traceback
     assert "asyncio" not in result.stderr  # and no unhandled one from the host
+
+
+def store_files(store: Path) -> dict[str, bytes]:
+    return {
+        path.name: path.read_bytes()
+        for path in store.parent.iterdir()
+        if path.name.startswith(store.name) and not path.name.endswith(".lock")
+    }
+
+
+@pytest.mark.slow
+async def test_a_second_start_on_the_same_store_fails_at_once_naming_the_first(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "durable.db"
+    first = Server(store, free_port(), tmp_path)
+    try:
+        async with aiohttp.ClientSession() as session:
+            await first.ready(session)
+            async with session.post(
+                f"{first.base}/runtime/webhooks/durabletask/orchestrators/wait_approval/held",
+                json={"n": 1},
+            ) as r:
+                assert r.status == 202
+                waiting = await r.json()
+            await wait_status(session, waiting["statusQueryGetUri"], "Running")
+            before = store_files(store)
+
+            # The same port or another one: the store is checked first.
+            for port in (first.port, free_port()):
+                second = Server(store, port, tmp_path)
+                assert second.process.wait(timeout=60) == 1
+                [line] = second.stderr.strip().splitlines()
+                assert line == (
+                    f"durable-local: the store {store} is in use by another durable-local "
+                    f"(pid {first.process.pid}); stop it, or start this one with another --store"
+                )
+                assert store_files(store) == before
+
+            # The first serves on, untroubled.
+            event_url = waiting["sendEventPostUri"].replace("{eventName}", "Approval")
+            async with session.post(event_url, json="granted") as r:
+                assert r.status == 202
+            await wait_status(session, waiting["statusQueryGetUri"], "Completed")
+        assert first.stop() == 0
+    finally:
+        if first.process.poll() is None:
+            first.process.kill()
+            first.process.wait()
+
+
+@pytest.mark.slow
+async def test_listening_beyond_loopback_without_keys_warns_and_refuses_foreign_hosts(
+    tmp_path: Path,
+) -> None:
+    server = Server(tmp_path / "durable.db", free_port(), tmp_path, "--host", "0.0.0.0")
+    try:
+        async with aiohttp.ClientSession() as session:
+            await server.ready(session)
+            assert "listening on 0.0.0.0 without keys" in server.stderr
+            url = f"{server.base}/runtime/webhooks/durabletask/instances"
+            async with session.get(url, headers={"Host": "evil.example"}) as response:
+                assert response.status == 403
+            async with session.get(url) as response:
+                assert response.status == 200
+        assert server.stop() == 0
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+
+
+def test_cli_start_up_errors_are_one_line(tmp_path: Path) -> None:
+    store = tmp_path / "broken.db"
+    store.write_bytes(b"not a database " * 200)
+    env = {k: v for k, v in os.environ.items() if k != "FUNCTIONS_WORKER_RUNTIME"}
+    result = subprocess.run(
+        [sys.executable, "-m", "durable_local", "start", "--app-dir", str(BASIC_APP),
+         "--store", str(store), "--port", str(free_port()), "--in-process"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("durable-local:")]
+    assert lines == [f"durable-local: cannot open the store {store}: file is not a database"]
+    assert "Traceback" not in result.stderr

@@ -6,6 +6,7 @@
 * ``timer_app/``: timer triggers, a schedule from a setting, disabled functions.
 * ``testing_app/``: the app of ``durable_local.testing``'s own tests (timers, failures, settings).
 * ``ORDERS_APP``: the sample app of the testing guide, ``docs/examples/orders/``.
+* ``poison_app/``: hostile functions (an activity and an orchestrator that kill the worker).
 * ``runtime_app``: small real SDK orchestrators for the runtime tests (imported as a module).
 * ``golden_app``: the orchestrators whose histories are recorded as golden files.
 * ``crash_worker``: an app with its own driver, run as a script by the crash test.
@@ -24,3 +25,4 @@ TIMER_APP = FIXTURE_APPS / "timer_app"
 VERSIONING_APP = FIXTURE_APPS / "versioning_app"
 ORDERS_APP = FIXTURE_APPS.parent.parent / "docs" / "examples" / "orders"
 DASHBOARD_APP = FIXTURE_APPS / "dashboard_app"
+POISON_APP = FIXTURE_APPS / "poison_app"

@@ -26,7 +26,11 @@ from durable_local.functions.settings import LoaderError, local_http_port
 from durable_local.host import MEMORY_STORE, FunctionsHost, HostOptions
 from durable_local.http import DEFAULT_MAX_BODY_SIZE, HostConfig, HostKeys
 from durable_local.http.dashboard import DEFAULT_BASE, dashboard_path
+from durable_local.http.guard import binding_warning
 from durable_local.http.urls import WEBHOOK_BASE
+from durable_local.model.errors import StoreUnavailable
+from durable_local.runtime.activities import DEFAULT_CRASH_LIMIT
+from durable_local.store.lock import StoreInUse
 from durable_local.triggers.timers import ScheduledTimer
 from durable_local.worker.logs import configure_logging
 from durable_local.worker.protocol import WorkerError
@@ -65,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"address to bind (default {DEFAULT_HOST}; 0.0.0.0 exposes it to the network)",
     )
     start.add_argument(
+        "--allowed-host",
+        action="append",
+        default=None,
+        help="a name (besides loopback ones and --host) by which clients may address the Durable "
+        "API while keys are off, e.g. a container's service name (repeatable)",
+    )
+    start.add_argument(
         "--port",
         type=int,
         default=None,
@@ -96,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"largest request body in bytes (env {ENV_MAX_BODY_SIZE}; "
         f"default {DEFAULT_MAX_BODY_SIZE})",
+    )
+    start.add_argument(
+        "--crash-limit",
+        type=int,
+        default=DEFAULT_CRASH_LIMIT,
+        help="worker process crashes charged to one activity or orchestrator episode before its "
+        f"task or instance fails (default {DEFAULT_CRASH_LIMIT})",
     )
     start.add_argument("--log-level", default="INFO", help="console log level (default INFO)")
     start.add_argument(
@@ -145,7 +163,10 @@ def store_location(store: str, app_dir: Path) -> str:
     path = Path(store).expanduser()
     if not path.is_absolute():
         path = app_dir / path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the store's folder {path.parent}: {exc}") from None
     return str(path)
 
 
@@ -160,6 +181,7 @@ class ServeOptions:
     config: HostConfig
     in_process: bool = False
     cpu_split: bool = True
+    crash_limit: int = DEFAULT_CRASH_LIMIT
 
 
 def describe_functions(
@@ -244,6 +266,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
             config=options.config,
             in_process=options.in_process,
             cpu_split=options.cpu_split,
+            crash_limit=options.crash_limit,
         ),
     )
     try:
@@ -260,6 +283,9 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
         print(dashboard_banner(base_url, dashboard_path(host.app)), flush=True)
         if options.config.keys.enforced:
             print("Keys are enforced (function/admin/system levels).", flush=True)
+        warning = binding_warning(options.host, options.config.keys.enforced)
+        if warning is not None:
+            print(f"durable-local: {warning}", file=sys.stderr, flush=True)
         print(f"Host started on {base_url} -- press Ctrl+C to stop.", flush=True)
         await stop.wait()
         print("Stopping the host...", flush=True)
@@ -281,6 +307,9 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
         port = local_http_port(app_dir) or DEFAULT_PORT
     if not 0 <= port <= 65535:
         raise UsageError(f"Port {port} is out of range.")
+    crash_limit = getattr(args, "crash_limit", DEFAULT_CRASH_LIMIT)
+    if crash_limit < 1:
+        raise UsageError("The crash limit must be at least 1.")
     return ServeOptions(
         loaded=loaded,
         host=args.host,
@@ -291,9 +320,14 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
             keys=host_keys(args, env),
             max_body_size=max_body_size(args, env),
             app_dir=str(loaded.app_dir),
+            bind_host=args.host,
+            allowed_hosts=frozenset(
+                name.strip().lower() for name in getattr(args, "allowed_host", None) or ()
+            ),
         ),
         in_process=bool(getattr(args, "in_process", False)),
         cpu_split=not getattr(args, "no_cpu_split", False),
+        crash_limit=crash_limit,
     )
 
 
@@ -309,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.chdir(options.loaded.app_dir)
     try:
         asyncio.run(serve(options))
-    except (WorkerError, LoaderError) as exc:  # not loadable in the worker; a bad schedule
+    except (WorkerError, LoaderError, StoreInUse, StoreUnavailable) as exc:  # one line
         print(f"durable-local: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

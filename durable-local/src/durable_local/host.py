@@ -16,9 +16,11 @@ so there is one way the pieces fit together:
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import logging
 import os
+import socket
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -28,8 +30,10 @@ from durable_local.functions.loader import LoadedApp
 from durable_local.http import HostConfig, create_app
 from durable_local.http.binding import durable_client_binding
 from durable_local.model.versions import Versioning
+from durable_local.runtime.activities import DEFAULT_CRASH_LIMIT
 from durable_local.runtime.client import DurableRuntime
 from durable_local.runtime.clock import Clock, SystemClock
+from durable_local.store.lock import StoreLock
 from durable_local.store.sqlite import SqliteStore
 from durable_local.triggers.timers import TimerService, resolve_timers
 from durable_local.worker.cpus import CpuSplit, pinned_to, split_cpus
@@ -38,6 +42,7 @@ from durable_local.worker.process import ProcessWorker
 log = logging.getLogger("durable_local.host")
 
 MEMORY_STORE = ":memory:"
+HEADER_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,11 @@ class HostOptions:
     in_process: bool = False
     cpu_split: bool = True
     activity_window: int | None = None
+    #: Worker crashes charged to one activity (or episode) before its task (instance) fails.
+    crash_limit: int = DEFAULT_CRASH_LIMIT
+    #: Seconds a client has to send a request's headers (and an idle keep-alive connection
+    #: lives): Kestrel's RequestHeadersTimeout.
+    header_timeout: float = HEADER_TIMEOUT
 
 
 class FunctionsHost:
@@ -61,6 +71,10 @@ class FunctionsHost:
     def __init__(self, loaded: LoadedApp, options: HostOptions | None = None) -> None:
         self.loaded = loaded
         self.options = options = options or HostOptions()
+        # A schedule the host would refuse stops the start before anything is opened.
+        scheduled = resolve_timers(loaded.registry, os.environ)
+        # First of all: one runtime per store (raises StoreInUse, having touched nothing).
+        self._store_lock = StoreLock(options.store) if options.store != MEMORY_STORE else None
         settings = loaded.settings
         self.config = options.config or HostConfig(
             route_prefix=settings.route_prefix, app_dir=str(loaded.app_dir)
@@ -87,8 +101,13 @@ class FunctionsHost:
                 max_activities=settings.max_concurrent_activities,
                 max_orchestrations=settings.max_concurrent_orchestrations,
                 cpus=self.cpus.worker if self.cpus is not None else None,
+                function_timeout=settings.function_timeout,
             )
-        self.store = SqliteStore(options.store)
+        try:
+            self.store = SqliteStore(options.store)
+        except BaseException:
+            self._release()
+            raise
         self.runtime = DurableRuntime(
             loaded.registry,
             self.store,
@@ -102,10 +121,10 @@ class FunctionsHost:
             versioning=Versioning(
                 settings.default_version, settings.version_match, settings.version_failure
             ),
+            crash_limit=options.crash_limit,
         )
-        # A schedule the host would refuse stops the start here (LoaderError).
         self.timers = TimerService(
-            resolve_timers(loaded.registry, os.environ),
+            scheduled,
             self.store,
             options.clock,
             app_dir=str(loaded.app_dir),
@@ -121,20 +140,32 @@ class FunctionsHost:
         self.base_url = ""
 
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Start the app (and so the runtime) on ``host:port`` (0: a free port); its base URL."""
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
+        """Start the app (and so the runtime) on ``host:port`` (0: a free port); its base URL.
+
+        The port is bound first: a port in use fails here before the runtime starts, and so
+        before it releases any lease of the store."""
+        sockets = bind_sockets(host, port)
+        try:
+            # aiohttp's keep-alive timer runs from the connection's start (and from each answer)
+            # until a whole request head has arrived: a client trickling headers is cut off.
+            self._runner = web.AppRunner(
+                self.app,
+                handle_signals=False,
+                access_log=None,
+                keepalive_timeout=self.options.header_timeout,
+            )
+            await self._runner.setup()
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
         # Everything loaded so far (the app, azure-functions, the SDK, aiohttp) lives as long as
         # the process: keep it out of the cyclic GC's full collections, which would rescan it.
         gc.collect()
         gc.freeze()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = port
-        for address in self._runner.addresses:
-            if isinstance(address, tuple) and len(address) >= 2:
-                bound = int(address[1])
-                break
+        for sock in sockets:
+            await web.SockSite(self._runner, sock).start()
+        bound = int(sockets[0].getsockname()[1])
         shown = "localhost" if host in ("0.0.0.0", "::", "") else host
         self.base_url = f"http://{shown}:{bound}"
         await self.start_triggers(self.base_url)
@@ -169,7 +200,12 @@ class FunctionsHost:
             self._closed_already = True
             await self.timers.stop()
             self.store.close()
-            self._placement.close()
+            self._release()
+
+    def _release(self) -> None:
+        self._placement.close()
+        if self._store_lock is not None:
+            self._store_lock.release()
 
     async def __aenter__(self) -> FunctionsHost:
         return self
@@ -181,3 +217,35 @@ class FunctionsHost:
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def bind_sockets(host: str, port: int, backlog: int = 128) -> list[socket.socket]:
+    """Listening sockets for every address ``host`` names (as asyncio binds them), all on one
+    port (with port 0: the one the first got). Raises OSError (e.g. the port is in use)."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            if sockets and port == 0:
+                address = (address[0], sockets[0].getsockname()[1], *address[2:])
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+            except OSError as exc:
+                sock.close()
+                if exc.errno == errno.EADDRNOTAVAIL and (sockets or len(infos) > 1):
+                    continue  # e.g. ::1 on a machine without IPv6: the other address serves
+                raise
+            sock.listen(backlog)
+            sock.setblocking(False)
+            sockets.append(sock)
+        if not sockets:
+            raise OSError(errno.EADDRNOTAVAIL, f"no address to bind for {host!r}")
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets

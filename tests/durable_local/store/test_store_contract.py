@@ -17,6 +17,7 @@ import pytest
 from durable_local.engine import events as ev
 from durable_local.engine.commit import ActivityRequest, ChildStart, EpisodeCommit, OutboundMessage
 from durable_local.model import EventType, InstanceRecord, ParentLink, QueryFilter, RuntimeStatus
+from durable_local.model.errors import StoreUnavailable
 from durable_local.store.base import (
     ActivityWorkItem,
     InstanceExistsError,
@@ -806,3 +807,27 @@ def test_ready_work_of_excluded_instances_does_not_count(store: Store) -> None:
     store.create_instance(waiting, start_event(waiting))
     assert store.has_ready_work(T0)
     assert not store.has_ready_work(T0, exclude={"waiting"})
+
+
+def test_a_bulk_purge_leaves_no_wal_behind(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    store = SqliteStore(path)
+    try:
+        big = json.dumps("x" * 20_000)
+        for n in range(300):
+            create(store, f"p-{n}", input_json=big)
+        wal = tmp_path / "hub.db-wal"
+
+        assert store.purge_by(QueryFilter()) == 300
+
+        assert wal.stat().st_size == 0  # checkpointed into the file and cut back
+        assert store.query(QueryFilter(), 10, None) == []
+    finally:
+        store.close()
+
+
+def test_a_store_that_cannot_be_opened_says_so_in_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    path.write_bytes(b"this is not a database, and is longer than a header" * 100)
+    with pytest.raises(StoreUnavailable, match=f"cannot open the store {path}: "):
+        SqliteStore(path)

@@ -28,7 +28,8 @@ from durable_local.store.sqlite import SqliteStore
 from durable_local.worker.inprocess import InProcessWorker
 from durable_local.worker.invoke import ActivityCall
 from durable_local.worker.process import ProcessWorker
-from durable_local.worker.protocol import LanguageWorker, WorkerError
+from durable_local.worker.protocol import LanguageWorker, WorkerCrash, WorkerError
+from tests.fixture_apps import WORKER_APP
 from tests.helpers.worker import WAIT, Outcomes, first_episode, orchestrator, wait_until_gone
 
 pytestmark = pytest.mark.timeout(60)
@@ -242,6 +243,57 @@ async def test_a_dead_worker_fails_its_episodes_and_reruns_its_activities(
     chain = orchestrator(loaded, "chain")
     result = await worker.call_orchestrator(chain, first_episode("chain", 1))
     assert parse_sdk_output(result.returned, result.error).actions[0]["functionName"] == "double"
+
+
+async def test_a_crash_gives_back_what_the_worker_held_and_names_what_was_running(
+    loaded: LoadedApp, tmp_path: Path
+) -> None:
+    worker = ProcessWorker(str(WORKER_APP), max_activities=2, restart_delay=0.1)
+    outcomes = Outcomes()
+    crashes: list[WorkerCrash] = []
+    await worker.start(outcomes, crashes.append)
+    try:
+        worker.submit_activities([ActivityCall(1, "sleepy", "30")])
+        await asyncio.sleep(0.3)  # running in one of the two activity threads
+        worker.submit_activities(
+            [
+                ActivityCall(2, "die_once", json.dumps(str(tmp_path / "died"))),
+                ActivityCall(3, "double", "1"),  # both threads are busy: these wait
+                ActivityCall(4, "double", "2"),
+            ]
+        )
+        async with asyncio.timeout(WAIT):
+            while not crashes:
+                await asyncio.sleep(0.01)
+        [crash] = crashes
+        assert crash.exit == "the worker process exited (code 3)"
+        assert sorted(call.key for call in crash.lost) == [1, 2, 3, 4]
+        assert crash.running == {1, 2}  # charged to these two only
+        assert not crash.alone(2)
+
+        # Given back: the successor runs nothing by itself, only what is submitted again.
+        worker.submit_activities([ActivityCall(5, "double", "5")])
+        [later] = await outcomes.wait_for(5)
+        assert later.result_json == "10"
+        assert set(outcomes.by_key) == {5}
+    finally:
+        await worker.stop()
+
+
+async def test_cancelled_activities_never_run_and_give_no_outcome(
+    process_worker: tuple[ProcessWorker, Outcomes], tmp_path: Path
+) -> None:
+    worker, outcomes = process_worker
+    marker = tmp_path / "died"
+    worker.submit_activities([ActivityCall(n, "sleepy", "0.5") for n in range(1, 5)])
+    worker.submit_activities([ActivityCall(5, "die_once", json.dumps(str(marker)))])
+
+    worker.cancel_activities([5])  # queued behind the four sleepers: never started
+    worker.submit_activities([ActivityCall(6, "double", "3")])
+
+    await outcomes.wait_for(1, 2, 3, 4, 6)
+    assert not marker.exists() and worker.restarts == 0
+    assert 5 not in outcomes.by_key
 
 
 async def test_stop_during_a_restart_fails_the_calls_waiting_for_it(

@@ -1,6 +1,7 @@
 """An app's settings as the Functions host reads them: ``local.settings.json`` (Values into the
 environment, Core Tools' rule: a variable already set wins; the ``.example`` file is never read)
-and ``host.json`` (route prefix, task hub name, concurrency limits; ``%SETTING%`` resolved)."""
+and ``host.json`` (route prefix, task hub name, concurrency limits, ``functionTimeout``;
+``%SETTING%`` resolved)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from durable_local.model.versions import VersionFailure, VersionMatch
 DEFAULT_ROUTE_PREFIX = "api"
 DEFAULT_HUB_NAME = "TestHubName"
 DEFAULT_MAX_CONCURRENT = 10
+# What the host applies when host.json has no functionTimeout outside the Consumption plan, so
+# under Core Tools too (ScriptHostOptionsSetup.DefaultFunctionTimeout): 30 minutes.
+DEFAULT_FUNCTION_TIMEOUT = 30 * 60.0
+MIN_FUNCTION_TIMEOUT = 1.0
+_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
 
 log = logging.getLogger("durable_local.loader")
 
@@ -43,6 +49,32 @@ class HostSettings:
     default_version: str = ""
     version_match: VersionMatch = VersionMatch.CURRENT_OR_OLDER
     version_failure: VersionFailure = VersionFailure.REJECT
+    #: functionTimeout in seconds; None: no limit ("-1").
+    function_timeout: float | None = DEFAULT_FUNCTION_TIMEOUT
+
+
+def parse_function_timeout(value: Any, path: Path) -> float | None:
+    """``functionTimeout`` as the host reads it: a TimeSpan ``[d.]hh:mm:ss``, or -1 (none)."""
+    if value == -1 or value == "-1":
+        return None
+    found = _TIMESPAN.match(value.strip()) if isinstance(value, str) else None
+    if found is None:
+        raise LoaderError(
+            f'{path}: functionTimeout must be a time span like "00:05:00" (or -1), not {value!r}.'
+        )
+    days, hours, minutes, seconds = found.groups()
+    total = int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    if total < MIN_FUNCTION_TIMEOUT:
+        raise LoaderError(f"{path}: functionTimeout must be at least 00:00:01.")
+    return total
+
+
+def format_timespan(seconds: float) -> str:
+    """Seconds as .NET prints a TimeSpan (``00:05:00``), as the host's messages show it."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    text = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}.{text}" if days else text
 
 
 def load_local_settings(
@@ -134,6 +166,11 @@ def read_host_json(app_dir: Path, environ: MutableMapping[str, str] | None = Non
         default_version=_text(durable, "defaultVersion", path, env),
         version_match=_choice(durable, "versionMatchStrategy", path, VersionMatch.CURRENT_OR_OLDER),
         version_failure=_choice(durable, "versionFailureStrategy", path, VersionFailure.REJECT),
+        function_timeout=(
+            parse_function_timeout(data["functionTimeout"], path)
+            if data.get("functionTimeout") is not None
+            else DEFAULT_FUNCTION_TIMEOUT
+        ),
     )
 
 

@@ -50,10 +50,12 @@ from durable_local.http.dashboard import (
     dashboard_routes,
 )
 from durable_local.http.durable_api import durable_routes
-from durable_local.http.errors import error_middleware, json_response
+from durable_local.http.errors import Forbidden, error_middleware, json_response
 from durable_local.http.functions import function_routes
+from durable_local.http.guard import refusal
 from durable_local.http.routing import RouteTemplate
 from durable_local.http.urls import ADMIN_BASE, RPC_BASE, WEBHOOK_BASE
+from durable_local.model.errors import StoreUnavailable
 from durable_local.runtime.api import FunctionRunner, RuntimeAPI
 
 log = logging.getLogger("durable_local.http")
@@ -117,6 +119,9 @@ def _match(routes: list[Route], path: str, method: str) -> tuple[Route, dict[str
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
+    problem = request.app[RUNTIME].problem()
+    if problem is not None:
+        raise StoreUnavailable(problem)
     tables = request.app[ROUTES]
     config = request.app[CONFIG]
     raw_path = request.rel_url.raw_path
@@ -137,6 +142,10 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         rest = _strip_base(raw_path, base.lower())
         if rest is None:
             continue
+        if base == RPC_BASE or (base == WEBHOOK_BASE and not config.keys.enforced):
+            reason = refusal(request, config)  # no key to protect it from a browser
+            if reason is not None:
+                raise Forbidden(reason)
         found = _match(routes, rest, method)
         if found is None:
             if base in (WEBHOOK_BASE, RPC_BASE, ADMIN_BASE, FALLBACK_BASE):

@@ -26,6 +26,10 @@ class HostConfig:
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     app_dir: str = "."
     connection_name: str = DEFAULT_CONNECTION
+    #: The address the server binds (its name is accepted in Host headers; see http.guard).
+    bind_host: str = "127.0.0.1"
+    #: More names accepted in Host headers (lower case), e.g. a container's service name.
+    allowed_hosts: frozenset[str] = frozenset()
 
 
 RouteHandler = Callable[[web.Request, dict[str, str]], Awaitable[web.StreamResponse]]
@@ -76,6 +80,12 @@ def _socket_address(request: web.Request) -> tuple[str, int] | None:
     if not isinstance(sockname, tuple) or len(sockname) < 2:
         return None
     return str(sockname[0]), int(sockname[1])
+
+
+def local_address(request: web.Request) -> str | None:
+    """The address the request's connection arrived on (lower case, no brackets)."""
+    address = _socket_address(request)
+    return address[0].lower().split("%")[0] if address is not None else None
 
 
 def rpc_base_url(request: web.Request) -> str:

@@ -33,6 +33,8 @@ from durable_local.runtime.api import RuntimeAPI, StatusObject
 
 CONTINUATION_HEADER = "x-ms-continuation-token"
 _DEFAULT_POLLING_INTERVAL = 1.0
+MIN_POLLING_INTERVAL = 0.05  # a smaller one would only keep a CPU busy
+MAX_TOP = 2**31 - 1  # the extension's int
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,6 +139,8 @@ async def json_body(request: web.Request) -> tuple[bool, Any]:
         return True, json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("The request body is JSON nested too deeply.") from None
 
 
 def _check_task_hub(request: web.Request, query: Mapping[str, str]) -> None:
@@ -185,7 +189,7 @@ async def _wait_or_check_status(
     runtime = _runtime(request)
     query = query_of(request)
     fail_500 = parse_bool(query, "returnInternalServerErrorOnFailure", False)
-    poll = interval if interval and interval > 0 else _DEFAULT_POLLING_INTERVAL
+    poll = max(interval, MIN_POLLING_INTERVAL) if interval else _DEFAULT_POLLING_INTERVAL
     deadline = time.monotonic() + timeout
     while True:
         status = await runtime.get_status(instance_id, show_input=False)
@@ -238,6 +242,8 @@ async def list_instances(request: web.Request, values: dict[str, str]) -> web.Re
             page_size = int(query["top"])
         except ValueError:
             raise BadRequest("The 'top' parameter must be an integer.") from None
+        if not 0 < page_size <= MAX_TOP:
+            raise BadRequest(f"The 'top' parameter must be between 1 and {MAX_TOP}.")
     token = request.headers.get(CONTINUATION_HEADER) or None
     items, next_token = await _runtime(request).query(
         _filter(query),

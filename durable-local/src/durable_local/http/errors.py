@@ -32,6 +32,14 @@ class NotSupported(DurableError):
     message = "The requested feature is not supported by durable-local"
 
 
+class Forbidden(DurableError):
+    """A request refused for where it comes from (a foreign Host or Origin: http.guard) (403)."""
+
+    http_status = 403
+    exception_type = "System.UnauthorizedAccessException"
+    message = "The request was refused"
+
+
 def dumps(value: Any) -> str:
     """Compact JSON, as Newtonsoft writes it."""
     return compact(value, ensure_ascii=False)

@@ -21,7 +21,8 @@ from durable_local.http.binding import durable_client_binding
 from durable_local.http.config import CONFIG, RUNTIME, Route, RouteHandler, origin_of, rpc_base_url
 from durable_local.http.durable_api import read_body
 from durable_local.http.routing import RouteTemplate, sort_by_precedence
-from durable_local.worker.http_call import HttpFunctionError, HttpRequestData, invoke_http
+from durable_local.worker.http_call import HttpFunctionError, HttpRequestData
+from durable_local.worker.protocol import WorkerError
 
 log = logging.getLogger("durable_local.host")
 
@@ -64,21 +65,17 @@ def _handler(function: HttpFunction) -> RouteHandler:
         )
         started = time.perf_counter()
         try:
-            result = await invoke_http(
-                function,
-                data,
-                client_binding=binding,
-                function_directory=config.app_dir,
-                invocation_id=invocation_id,
+            result = await request.app[RUNTIME].call_http(
+                function, data, client_binding=binding, invocation_id=invocation_id
             )
-        except HttpFunctionError as exc:
+        except (HttpFunctionError, WorkerError) as exc:
             log.error(
                 "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n%s",
                 function.function_name,
                 invocation_id,
                 (time.perf_counter() - started) * 1000,
                 exc,
-                exc_info=exc.__cause__ or exc,
+                exc_info=exc.__cause__,  # in-process: the user's exception (else in the text)
             )
             return web.Response(status=500)
         log.info(

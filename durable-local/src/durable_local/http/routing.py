@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import unquote
 
 from durable_local.model import parse_time
+from durable_local.model.errors import BadRequest
 
 
 class RouteTemplateError(ValueError):
@@ -27,6 +28,7 @@ class RouteTemplateError(ValueError):
 
 
 Check = Callable[[str], bool]
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
@@ -313,7 +315,13 @@ class RouteTemplate:
                 elif not parameter.optional:
                     return None
                 continue
-            value = unquote(raw)
+            # Bytes that are not UTF-8 are refused instead of silently becoming U+FFFD: an
+            # instance id made of them could never be addressed again.
+            value = unquote(raw, errors="surrogateescape")
+            if _SURROGATE.search(value):
+                raise BadRequest(
+                    f"The URL's '{parameter.name}' is not valid UTF-8 once percent-decoded."
+                )
             if not all(check(value) for check in parameter.checks):
                 return None
             values[parameter.name] = value

@@ -79,3 +79,11 @@ class PayloadTooLarge(DurableError):
     http_status = 413
     exception_type = "System.ArgumentException"
     message = "The request body is too large"
+
+
+class StoreUnavailable(DurableError):
+    """The store cannot take work (deleted, full, unwritable): every request is refused (503)."""
+
+    http_status = 503
+    exception_type = "System.InvalidOperationException"
+    message = "durable-local refuses work: its store cannot take it"

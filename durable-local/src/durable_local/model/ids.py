@@ -23,11 +23,17 @@ def instance_id_problem(instance_id: str) -> str | None:
         return "Orchestration instance ids must not exceed 256 characters."
     if instance_id.startswith("@"):
         return "Orchestration instance ids must not start with @."
+    if instance_id.strip(".") == "":
+        # Its status URL would be normalised to another resource (".." the instance list).
+        return "Orchestration instance ids must not be made of dots only ('.', '..')."
     for char in instance_id:
         if char in "/\\?#":
             return "Orchestration instance ids must not contain /, \\, #, or ? characters."
         if _is_control(char):
             return "Orchestration instance ids must not contain control characters."
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            # Not Unicode text: undecodable URL bytes or a JSON lone surrogate (no round-trip).
+            return "Orchestration instance ids must be valid Unicode (no lone surrogates)."
     return None
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from durable_local.functions.registry import HttpFunction
 from durable_local.model import QueryFilter
+from durable_local.worker.http_call import HttpRequestData, HttpResult
 
 StatusObject = dict[str, Any]
 """A status object as the extension renders it (spec §6): name, instanceId, runtimeStatus, input,
@@ -21,6 +23,24 @@ class RuntimeAPI(Protocol):
     """Everything the HTTP layer (and tests) may ask of the runtime (``client.DurableRuntime``)."""
 
     hub_name: str
+
+    def problem(self) -> str | None:
+        """Why the runtime refuses work now (its store is gone, full or unwritable), or None."""
+        ...
+
+    async def call_http(
+        self,
+        function: HttpFunction,
+        request: HttpRequestData,
+        *,
+        client_binding: str | None,
+        invocation_id: str,
+    ) -> HttpResult:
+        """Run an HTTP function where user code runs (the worker process, as in Azure).
+
+        Raises HttpFunctionError when the user code fails, WorkerError when the worker dies.
+        """
+        ...
 
     async def start_new(
         self,

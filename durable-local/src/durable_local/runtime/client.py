@@ -19,7 +19,7 @@ from durable_local.engine.orchestration.render import (
     render_status,
 )
 from durable_local.engine.orchestration.rewind import rewind_history
-from durable_local.functions.registry import FunctionRegistry
+from durable_local.functions.registry import FunctionRegistry, HttpFunction
 from durable_local.model import (
     EventType,
     InstanceRecord,
@@ -37,11 +37,13 @@ from durable_local.model.errors import (
 )
 from durable_local.model.messages import function_missing
 from durable_local.model.versions import Versioning
+from durable_local.runtime.activities import DEFAULT_CRASH_LIMIT
 from durable_local.runtime.api import StatusObject
 from durable_local.runtime.clock import Clock
 from durable_local.runtime.dispatcher import Dispatcher
 from durable_local.store.base import InstanceExistsError, Store
 from durable_local.store.continuation import decode_continuation, encode_continuation
+from durable_local.worker.http_call import HttpRequestData, HttpResult
 from durable_local.worker.protocol import LanguageWorker
 
 
@@ -61,6 +63,7 @@ class DurableRuntime:
         worker: LanguageWorker | None = None,
         activity_window: int | None = None,
         versioning: Versioning | None = None,
+        crash_limit: int = DEFAULT_CRASH_LIMIT,
     ) -> None:
         self.registry = registry
         self.versioning = versioning or Versioning()
@@ -77,6 +80,7 @@ class DurableRuntime:
             worker=worker,
             activity_window=activity_window,
             versioning=self.versioning,
+            crash_limit=crash_limit,
         )
 
     async def start(self) -> None:
@@ -91,6 +95,21 @@ class DurableRuntime:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    def problem(self) -> str | None:
+        return self.store.problem()
+
+    async def call_http(
+        self,
+        function: HttpFunction,
+        request: HttpRequestData,
+        *,
+        client_binding: str | None,
+        invocation_id: str,
+    ) -> HttpResult:
+        return await self.dispatcher.worker.call_http(
+            function, request, client_binding=client_binding, invocation_id=invocation_id
+        )
 
     # -- helpers -------------------------------------------------------------------------------
     def _existing(self, instance_id: str) -> InstanceRecord:
@@ -181,6 +200,7 @@ class DurableRuntime:
     async def terminate(self, instance_id: str, reason: str | None = None) -> None:
         self._active(instance_id)
         self._send(instance_id, ev.new_execution_terminated(self.clock.now(), reason))
+        self.dispatcher.abandon(instance_id)  # a stuck episode never blocks a terminate
 
     async def suspend(self, instance_id: str, reason: str | None = None) -> None:
         record = self._active(instance_id)
@@ -285,10 +305,14 @@ class DurableRuntime:
     async def purge(self, instance_id: str) -> int:
         if not self.store.purge(instance_id):
             raise InstanceNotFound(instance_id)
+        self.dispatcher.forget({instance_id})
         return 1
 
     async def purge_by(self, query: QueryFilter) -> int:
-        return self.store.purge_by(query)
+        purged = self.store.purge_by(query)
+        if purged:
+            self.dispatcher.forget()
+        return purged
 
     # -- tests ---------------------------------------------------------------------------------
     async def wait_idle(self, timeout: float = 30.0) -> None:

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -30,22 +30,31 @@ from durable_local.engine.orchestration.payload import (
 from durable_local.engine.orchestration.plan import InstanceState, plan_episode
 from durable_local.engine.orchestration.replay import HTTP_ACTIVITY_NAME
 from durable_local.functions.registry import FunctionRegistry
-from durable_local.model import EventType, InstanceRecord
+from durable_local.model import EventType, InstanceRecord, RuntimeStatus
+from durable_local.model.errors import StoreUnavailable
 from durable_local.model.messages import function_missing
 from durable_local.model.versions import VersionFailure, Versioning
-from durable_local.runtime.activities import ActivityPipeline, default_activity_window
+from durable_local.runtime.activities import (
+    DEFAULT_CRASH_LIMIT,
+    ActivityPipeline,
+    Probation,
+    default_activity_window,
+)
 from durable_local.runtime.batching import BatchingPolicy
 from durable_local.runtime.clock import Clock
+from durable_local.runtime.episode_crashes import EpisodeCrashes
 from durable_local.runtime.history_cache import CachedHistory, HistoryCache
+from durable_local.runtime.retries import EpisodeRetries
 from durable_local.store.base import LeaseLost, OrchestrationWorkItem, Store
 from durable_local.worker.inprocess import InProcessWorker
-from durable_local.worker.protocol import LanguageWorker
+from durable_local.worker.protocol import LanguageWorker, WorkerCrashed
 
 log = logging.getLogger("durable_local.dispatcher")
 
 # One runtime owns a store; leases only matter after a crash (released at start), so they are
 # long enough never to expire under a live runtime.
 LEASE_SECONDS = 24 * 3600.0
+HEALTH_CHECK_SECONDS = 0.5  # how often the pump asks whether the store can take work
 
 
 class Dispatcher:
@@ -63,9 +72,12 @@ class Dispatcher:
         worker: LanguageWorker | None = None,
         activity_window: int | None = None,
         versioning: Versioning | None = None,
+        crash_limit: int = DEFAULT_CRASH_LIMIT,
     ) -> None:
         if max_concurrent_activities < 1 or max_concurrent_orchestrations < 1:
             raise ValueError("concurrency limits must be at least 1")
+        if crash_limit < 1:
+            raise ValueError("the crash limit must be at least 1")
         if activity_window is not None and activity_window < max_concurrent_activities:
             raise ValueError("the activity window must be at least the activity concurrency")
         self.registry = registry
@@ -88,6 +100,7 @@ class Dispatcher:
             max_orchestrations=max_concurrent_orchestrations,
             app_dir=app_dir,
         )
+        probation = Probation()  # one suspect of a worker crash at a time, activity or episode
         self.activities = ActivityPipeline(
             registry,
             store,
@@ -99,13 +112,20 @@ class Dispatcher:
             window=activity_window or default_activity_window(max_concurrent_activities),
             on_recorded=self._activities_recorded,
             wake=self._wake.set,
+            crash_limit=crash_limit,
+            probation=probation,
         )
+        self.crash_limit = crash_limit
+        self.crashes = EpisodeCrashes(crash_limit, probation)
+        probation.released = self.wake
         self.batching = BatchingPolicy(hold_streams=self.worker.shares_host_process)
         self.histories = HistoryCache(store)
+        self.retries = EpisodeRetries()
         self._pump: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] = lambda: None
         self._running: set[str] = set()  # instances with an episode in progress
+        self._episode_items: dict[str, tuple[OrchestrationWorkItem, asyncio.Task[None]]] = {}
         self._next_hold: float | None = None
         # Claiming an episode scans the visible messages, which is costly while thousands of
         # completions wait for a held instance. The pump only claims when something may have
@@ -127,7 +147,7 @@ class Dispatcher:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.store.release_all_leases()
-        await self.worker.start(self.activities.results)
+        await self.worker.start(self.activities.results, self.activities.crashed)
         self._unsubscribe = self.clock.on_change(self.wake_threadsafe)
         self._pump = asyncio.create_task(self._run(), name="durable-local-pump")
 
@@ -145,6 +165,16 @@ class Dispatcher:
         await self.worker.stop()
         # Outcomes already back are recorded; the rest run again on the next start.
         self.activities.release()
+
+    def forget(self, instance_ids: set[str] | None = None) -> None:
+        """Instances were purged (None: some, unknown): drop their pending work."""
+        if instance_ids is None:
+            held = self.activities.instances()
+            instance_ids = {i for i in held if self.store.get_instance(i) is None}
+        self.activities.drop_instances(instance_ids)
+        for instance_id in instance_ids:
+            self.crashes.forget(instance_id)
+            self.retries.forget(instance_id)
 
     def wake(self) -> None:
         self._claim_dirty = True
@@ -184,15 +214,32 @@ class Dispatcher:
 
     # -- the pump ------------------------------------------------------------------------------
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        claims_failing = False
+        next_check = 0.0
         while True:
             self._wake.clear()
+            if loop.time() >= next_check:  # a store deleted or unwritable: no work is taken
+                next_check = loop.time() + HEALTH_CHECK_SECONDS
+                if self.store.problem() is not None:
+                    await asyncio.sleep(HEALTH_CHECK_SECONDS)
+                    self._claim_dirty = True
+                    continue
             try:
                 self._fill()
-            except Exception:  # a store error must not kill the pump; retry shortly
-                log.exception("durable-local: claiming work failed")
+            except Exception as error:  # a store error must not kill the pump; retry shortly
+                if not claims_failing:
+                    log.error(
+                        "durable-local: claiming work failed; retrying",
+                        exc_info=not isinstance(error, StoreUnavailable),
+                    )
+                claims_failing = True
                 self._claim_dirty = True
                 await asyncio.sleep(0.5)
                 continue
+            if claims_failing:
+                log.warning("durable-local: claiming work succeeds again")
+                claims_failing = False
             timeout: float | None = None
             due = self.store.next_visible_at(self.clock.now())
             if due is not None:
@@ -210,22 +257,32 @@ class Dispatcher:
 
     def _fill(self) -> None:
         now = self.clock.now()
-        held, released = self.batching.holds(asyncio.get_running_loop().time())
-        self._next_hold = min(held.values(), default=None)
+        loop_now = asyncio.get_running_loop().time()
+        held, released = self.batching.holds(loop_now)
+        self.retries.release_pending(self.store)
+        waiting, retry_at = self.retries.waiting(loop_now)
+        self._next_hold = min([*held.values(), *([retry_at] if retry_at else [])], default=None)
         if released:
             self._claim_dirty = True  # an instance is no longer held back
-        skip = held.keys() | self._rejected if self._rejected else held.keys()
         while self._claim_dirty and len(self._episodes) < self.max_orchestrations:
-            item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS, skip)
+            exclude: Collection[str] = held.keys()
+            if waiting or self._rejected:
+                exclude = held.keys() | waiting | self._rejected
+            exclude = self.crashes.exclude(exclude)
+            item = self.store.claim_orchestration(self.owner, now, LEASE_SECONDS, exclude)
             if item is None:
                 self._claim_dirty = False
                 break
             self.batching.claimed(item.instance.instance_id)
             self._running.add(item.instance.instance_id)
-            self._spawn(self._episode(item))
+            self.crashes.claimed(item.instance.instance_id)
+            self._episode_items[item.instance.instance_id] = (
+                item,
+                self._spawn(self._episode(item)),
+            )
         self.activities.claim(now)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._episodes.add(task)
 
@@ -234,6 +291,21 @@ class Dispatcher:
             self._wake.set()
 
         task.add_done_callback(done)
+        return task
+
+    def abandon(self, instance_id: str) -> None:
+        """A terminate was queued: an episode of the instance that is running (perhaps stuck in
+        user code) no longer holds it back. Its lease is released, so that the terminate is
+        applied by the next episode, and its slot freed; what it returns later is discarded
+        (its commit finds the lease gone)."""
+        running = self._episode_items.pop(instance_id, None)
+        if running is None:
+            return
+        item, task = running
+        with contextlib.suppress(Exception):
+            self.store.release_orchestration(item)
+        self._episodes.discard(task)
+        self.wake()
 
     # -- episodes ------------------------------------------------------------------------------
     async def _episode(self, item: OrchestrationWorkItem) -> None:
@@ -243,14 +315,25 @@ class Dispatcher:
         except LeaseLost:
             log.warning("durable-local: lost the lease on %s; its episode is dropped", record)
             self.histories.drop(record.instance_id)
-        except Exception:
-            log.exception("durable-local: episode of instance '%s' failed", record.instance_id)
+        except WorkerCrashed:  # logged by the worker; run again once its successor is up
             self.histories.drop(record.instance_id)
             with contextlib.suppress(Exception):
                 self.store.release_orchestration(item)
-            await asyncio.sleep(0.2)  # do not spin on a poisoned work item
+        except Exception as error:  # e.g. its commit failed: retried after a backoff (retries)
+            if self.retries.is_first(record.instance_id) and not self.stopping:
+                log.error(
+                    "durable-local: episode of instance '%s' failed; it will be retried",
+                    record.instance_id,
+                    exc_info=not isinstance(error, StoreUnavailable),  # the store said why
+                )
+            self.histories.drop(record.instance_id)
+            self.retries.failed(item, self.store, asyncio.get_running_loop().time())
         finally:
             self._running.discard(record.instance_id)
+            running = self._episode_items.get(record.instance_id)
+            if running is not None and running[0] is item:
+                del self._episode_items[record.instance_id]
+            self.crashes.ended(record.instance_id)
             self._claim_dirty = True  # the lease is released; the commit may have queued work
 
     async def _run_episode(self, item: OrchestrationWorkItem) -> None:
@@ -294,7 +377,11 @@ class Dispatcher:
         commit.lease_until = now + timedelta(seconds=LEASE_SECONDS)
         leased = self.store.commit_episode(item, commit)
         self.episodes_run += 1
+        self.crashes.committed(record.instance_id)
+        self.retries.succeeded(record.instance_id)
         self._committed(record, commit)
+        if commit.status == RuntimeStatus.TERMINATED:
+            self.activities.drop_instances({record.instance_id})
         if leased:
             self.activities.leased(leased)
         if commit.ends_execution:
@@ -369,7 +456,13 @@ class Dispatcher:
             parent_instance_id=record.parent.instance_id if record.parent else None,
             is_replaying=replaying,
         )
-        result = await self.worker.call_orchestrator(function, context_json)
+        try:
+            result = await self.worker.call_orchestrator(function, context_json)
+        except WorkerCrashed as crash:
+            reason = self.crashes.failure(record.instance_id, crash, function.function_name)
+            if reason is None:
+                raise  # retried once the worker's successor is up
+            return SdkState(error=reason)
         # Timed by the worker around the handle call: sending the call, the thread hop and the
         # loop's latency in picking the result up are host overhead, not part of the floor.
         self.orchestrator_seconds += result.seconds

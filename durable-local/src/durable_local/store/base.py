@@ -146,6 +146,10 @@ class Store(Protocol):
         and queue ``trigger`` so an episode replays it."""
         ...
 
+    def problem(self) -> str | None:
+        """Why the store cannot take work now (deleted, unwritable, full), or None."""
+        ...
+
     def release_all_leases(self) -> None:
         """Forget every lease: the runtime that held them is gone (called at start)."""
         ...

@@ -21,6 +21,6 @@ def decode_continuation(token: str) -> tuple[datetime, str]:
         created, instance_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(created, int) or not isinstance(instance_id, str):
             raise ValueError
+        return from_micros(created), instance_id  # a time out of range is not ours either
     except Exception:
-        raise ValueError(f"'{token}' is not a valid continuation token") from None
-    return from_micros(created), instance_id
+        raise ValueError(f"'{token[:100]}' is not a valid continuation token") from None

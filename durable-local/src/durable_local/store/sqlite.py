@@ -8,6 +8,7 @@ work of a crashed predecessor back to the queue.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -27,10 +28,12 @@ from durable_local.model import (
     QueryFilter,
     RuntimeStatus,
 )
+from durable_local.model.errors import StoreUnavailable
 from durable_local.store.base import (
     ActivityWorkItem,
     OrchestrationWorkItem,
 )
+from durable_local.store.health import StoreHealth
 from durable_local.store.queued_events import QueuedEvents
 from durable_local.store.sqlite_schema import (
     INSTANCE_COLUMNS,
@@ -49,6 +52,8 @@ from durable_local.store.sqlite_writes import (
     position_after,
 )
 
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
+
 
 class SqliteStore:
     """The ``Store`` on one SQLite file (or ``":memory:"``)."""
@@ -57,28 +62,52 @@ class SqliteStore:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30
-        )
         self._lock = threading.RLock()
         self._next_orphan_sweep = 0.0
         self._queued = QueuedEvents()  # read back by claims without parsing
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=OFF")
-        self._conn.executescript(SCHEMA)
+        try:
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=OFF")
+            # After a checkpoint the WAL is cut back to this size instead of keeping its peak.
+            self._conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+            self._conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:  # a full disk, a read-only file, not a database
+            raise StoreUnavailable(f"cannot open the store {self.path}: {exc}") from None
+        self._health = StoreHealth(None if self.path == ":memory:" else self.path)
 
     # -- plumbing ------------------------------------------------------------------------------
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            conn = self._conn
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # SQLite may have rolled back already (a full disk)
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                reason = self._health.failed(exc)
+                if reason is not None:
+                    raise StoreUnavailable(reason) from exc
                 raise
-            self._conn.execute("COMMIT")
+            self._health.succeeded()
+
+    def problem(self) -> str | None:
+        with self._lock:
+            return self._health.problem(self._probe)
+
+    def _probe(self) -> None:
+        with contextlib.suppress(StoreUnavailable), self._tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)", (time.time_ns(),))
 
     def close(self) -> None:
         with self._lock:
@@ -366,7 +395,17 @@ class SqliteStore:
             for instance_id in ids:
                 conn.execute("DELETE FROM instances WHERE instance_id = ?", (instance_id,))
                 delete_instance_rows(conn, instance_id)
+        if ids:
+            self._checkpoint()
         return len(ids)
+
+    def _checkpoint(self) -> None:
+        """A bulk purge writes as much WAL as it deletes: fold it into the file and cut the WAL
+        back (single purges are small; journal_size_limit caps what they leave)."""
+        if self.path == ":memory:":
+            return
+        with self._lock, contextlib.suppress(sqlite3.Error):  # busy readers: the next one
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def rewind_instance(
         self, instance_id: str, events: list[Event], trigger: Event, updated: datetime

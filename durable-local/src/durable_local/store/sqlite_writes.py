@@ -162,6 +162,9 @@ def apply_commit(
             "DELETE FROM messages WHERE instance_id = ? RETURNING event", (instance_id,)
         ).fetchall():
             queued.forget(text)
+    if commit.status == RuntimeStatus.TERMINATED:
+        # Terminate drops the instance's pending activities: none runs after it took effect.
+        conn.execute("DELETE FROM activities WHERE instance_id = ?", (instance_id,))
     leased: list[ActivityWorkItem] = []
     if commit.activities and commit.lease_owner is not None:
         assert commit.lease_until is not None

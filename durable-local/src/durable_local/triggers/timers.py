@@ -203,7 +203,14 @@ class TimerService:
             "Next": _iso(due),
             "LastUpdated": _iso(self._clock.now()),
         }
-        self._store.set_schedule_status(timer.function.function_name, json.dumps(status))
+        try:
+            self._store.set_schedule_status(timer.function.function_name, json.dumps(status))
+        except Exception:  # a store that refuses writes: the schedule goes on, unrecorded
+            log.warning(
+                "durable-local: the schedule status of timer '%s' could not be kept",
+                timer.function.function_name,
+                exc_info=True,
+            )
 
 
 def _iso(moment: datetime) -> str:

@@ -13,6 +13,7 @@ import queue
 import signal
 import socket
 import threading
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -20,6 +21,13 @@ from typing import Any
 from durable_local.functions.loader import load_app
 from durable_local.functions.registry import FunctionRegistry
 from durable_local.functions.settings import LoaderError
+from durable_local.worker.board import RunningBoard
+from durable_local.worker.http_call import (
+    HttpFunctionError,
+    HttpRequestData,
+    HttpResult,
+    invoke_http,
+)
 from durable_local.worker.invoke import (
     ActivityCall,
     ActivityOutcome,
@@ -39,16 +47,25 @@ MAX_BATCH = 1024
 
 class _Child:
     def __init__(
-        self, channel: Channel, registry: FunctionRegistry, app_dir: str, activities: int, orch: int
+        self,
+        channel: Channel,
+        registry: FunctionRegistry,
+        app_dir: str,
+        activities: int,
+        orch: int,
+        board: RunningBoard | None = None,
     ) -> None:
         self.channel = channel
+        self.board = board
+        self.app_dir = app_dir
+        self.http_functions = {f.function_name: f for f in registry.http}
         self.registry = registry
         self.outbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.loop = asyncio.new_event_loop()  # for async activities
         threading.Thread(target=self.loop.run_forever, name="worker-loop", daemon=True).start()
         self.orchestrators = ThreadPoolExecutor(orch, thread_name_prefix="orchestrator")
         self.activities = ActivityRunner(
-            registry, activities, self._report, app_dir=app_dir, loop=self.loop
+            registry, activities, self._report, app_dir=app_dir, loop=self.loop, board=board
         )
         threading.Thread(target=self._send_loop, name="worker-sender", daemon=True).start()
 
@@ -65,14 +82,57 @@ class _Child:
             if kind == "acts":
                 self.activities.submit(map(ActivityCall._make, message[1]))
             elif kind == "orch":
-                future = self.orchestrators.submit(self._orchestrate, message[2], message[3])
+                future = self.orchestrators.submit(
+                    self._orchestrate, message[1], message[2], message[3]
+                )
                 future.add_done_callback(functools.partial(self._reply, message[1]))
+            elif kind == "drop":
+                self.activities.cancel(message[1])
+            elif kind == "http":
+                request, name, data, binding, invocation_id = message[1:]
+                call = asyncio.run_coroutine_threadsafe(
+                    self._http(name, data, binding, invocation_id), self.loop
+                )
+                call.add_done_callback(functools.partial(self._http_reply, request))
 
-    def _orchestrate(self, name: str, context_json: str) -> OrchestratorResult:
+    async def _http(
+        self, name: str, data: HttpRequestData, binding: str | None, invocation_id: str
+    ) -> HttpResult:
+        function = self.http_functions.get(name)
+        if function is None:
+            raise HttpFunctionError(f"No HTTP function '{name}' in the worker's app.")
+        return await invoke_http(
+            function,
+            data,
+            client_binding=binding,
+            function_directory=self.app_dir,
+            invocation_id=invocation_id,
+        )
+
+    def _http_reply(self, request: int, done: Future[HttpResult]) -> None:
+        try:
+            answer: tuple[Any, ...] = ("ok", done.result())
+        except HttpFunctionError as exc:
+            cause = exc.__cause__ or exc
+            trace = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+            answer = ("err", str(exc), trace)
+        except BaseException as exc:  # ours, not the user's
+            answer = ("err", f"durable-local worker error: {exc!r}", "")
+        self._send([("http", request, answer)])
+
+    def _orchestrate(self, request: int, name: str, context_json: str) -> OrchestratorResult:
         function = self.registry.orchestrator(name)
         if function is None:
             return missing_orchestrator(name)
-        return invoke_orchestrator(function, context_json)
+        board = self.board
+        if board is None:
+            return invoke_orchestrator(function, context_json)
+        slot = board.take_episode_slot()
+        board.mark(slot, request)
+        try:
+            return invoke_orchestrator(function, context_json)
+        finally:
+            board.give_episode_slot(slot)
 
     def _reply(self, request: int, done: Future[OrchestratorResult]) -> None:
         """Sent at once by the thread that ran the episode: the host is waiting for it."""
@@ -119,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--orchestrations", type=int, default=10)
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--cpus", default="", help="comma-separated CPUs to run on")
+    parser.add_argument("--board", type=int, default=None, help="the running board's fd")
     args = parser.parse_args(argv)
     # Ctrl+C reaches the whole process group: the host decides when the worker stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -138,8 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LoaderError, Exception) as exc:
         channel.send(("fatal", str(exc)))
         return 1
+    board = None
+    if args.board is not None:
+        board = RunningBoard(args.activities, args.orchestrations, fd=args.board)
     child = _Child(
-        channel, loaded.registry, str(loaded.app_dir), args.activities, args.orchestrations
+        channel, loaded.registry, str(loaded.app_dir), args.activities, args.orchestrations, board
     )
     gc.collect()
     gc.freeze()  # the imported app and libraries stay: full collections need not rescan them

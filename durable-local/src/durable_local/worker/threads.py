@@ -11,6 +11,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from durable_local.functions.registry import FunctionRegistry
+from durable_local.worker.board import RunningBoard
 from durable_local.worker.invoke import ActivityCall, ActivityOutcome, run_activity
 from durable_local.worker.protocol import missing_activity
 
@@ -19,7 +20,8 @@ class ActivityRunner:
     """``threads`` worker threads taking activities from one queue, as the worker's pool does.
 
     Only this many activities run at once; the rest wait in the queue. ``report`` is called in
-    the worker thread with each outcome.
+    the worker thread with each outcome. Thread ``n`` marks slot ``n`` of ``board`` with the key
+    it is running; activities cancelled before they start are skipped without an outcome.
     """
 
     def __init__(
@@ -30,6 +32,7 @@ class ActivityRunner:
         *,
         app_dir: str,
         loop: asyncio.AbstractEventLoop,
+        board: RunningBoard | None = None,
     ) -> None:
         self._registry = registry
         self._report = report
@@ -39,8 +42,10 @@ class ActivityRunner:
         self._stopped = False
         self._running_async: set[Future[Any]] = set()
         self._lock = threading.Lock()
+        self._board = board
+        self._cancelled: set[int] = set()
         self._threads = [
-            threading.Thread(target=self._work, name=f"activity-{n}", daemon=True)
+            threading.Thread(target=self._work, args=(n,), name=f"activity-{n}", daemon=True)
             for n in range(threads)
         ]
         for thread in self._threads:
@@ -49,6 +54,11 @@ class ActivityRunner:
     def submit(self, calls: Iterable[ActivityCall]) -> None:
         for call in calls:
             self._queue.put(call)
+
+    def cancel(self, keys: Iterable[int]) -> None:
+        """Skip these activities if they have not started (their instance was terminated)."""
+        with self._lock:
+            self._cancelled.update(keys)
 
     def stop(self) -> None:
         self._stopped = True
@@ -69,12 +79,20 @@ class ActivityRunner:
             with self._lock:
                 self._running_async.discard(future)
 
-    def _work(self) -> None:
+    def _work(self, slot: int) -> None:
+        board = self._board
         while True:
             call = self._queue.get()
             if call is None or self._stopped:
                 return
+            if self._cancelled:
+                with self._lock:
+                    if call.key in self._cancelled:
+                        self._cancelled.discard(call.key)
+                        continue
             function = self._registry.activity(call.name)
+            if board is not None:
+                board.mark(slot, call.key)
             try:
                 if function is None:
                     outcome = missing_activity(call)
@@ -86,6 +104,9 @@ class ActivityRunner:
                 if self._stopped:
                     return
                 raise
+            finally:
+                if board is not None:
+                    board.mark(slot, 0)
             if self._stopped:
                 return
             self._report(outcome)

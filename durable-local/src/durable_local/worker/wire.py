@@ -4,10 +4,13 @@ Messages, pickled, each framed by its length (8 bytes, big-endian) over a socket
 calls and outcomes cross as plain tuples: a named tuple pickles ten times slower.
   host -> worker: ("orch", request_id, function_name, context_json)
                   ("acts", [(key, name, input_json), ...])
+                  ("drop", [key, ...])  (cancelled: skip them if they have not started)
+                  ("http", call_id, function_name, HttpRequestData, binding, invocation_id)
                   ("stop",)
   worker -> host: ("ready", pid) | ("fatal", message)
                   ("batch", [("orch", request_id, OrchestratorResult)
-                             | ("act", (key, result_json, failure)), ...])
+                             | ("act", (key, result_json, failure))
+                             | ("http", call_id, ("ok", HttpResult) | ("err", text, trace))])
 """
 
 from __future__ import annotations
