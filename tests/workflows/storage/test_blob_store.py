@@ -153,13 +153,18 @@ def test_a_sas_works_for_its_window_and_is_refused_after_it(azurite: Azurite) ->
     assert http_get(stored.url)[0] == 403
 
 
+def forged(signature: str) -> str:
+    """The signature with its first character changed (always to another one)."""
+    return ("B" if signature.startswith("A") else "A") + signature[1:]
+
+
 @pytest.mark.parametrize(
     "tamper",
     [
         pytest.param(lambda url: with_query(url, se="2099-01-01T00:00:00Z"), id="extended-expiry"),
         pytest.param(lambda url: with_query(url, sp="rw"), id="added-permission"),
         pytest.param(
-            lambda url: with_query(url, sig="A" + parse_qs(urlsplit(url).query)["sig"][0][1:]),
+            lambda url: with_query(url, sig=forged(parse_qs(urlsplit(url).query)["sig"][0])),
             id="forged-signature",
         ),
         pytest.param(

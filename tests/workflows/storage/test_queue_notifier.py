@@ -7,11 +7,13 @@ queue with a plain SDK client, as a CRM, a warehouse system or a device gateway 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueServiceClient
 
 from devtools.azurite import Azurite
@@ -53,6 +55,12 @@ def send_request(
     }
 
 
+def empty(queues: QueueServiceClient, name: str) -> None:
+    """Remove what other tests of the session left on the queue (it may not exist yet)."""
+    with contextlib.suppress(ResourceNotFoundError):
+        queues.get_queue_client(name).clear_messages()
+
+
 def drain(queues: QueueServiceClient, name: str) -> list[Any]:
     client = queues.get_queue_client(name)
     found = list(client.receive_messages(max_messages=32, visibility_timeout=60))
@@ -78,9 +86,10 @@ def test_one_json_message_per_hand_over_on_the_consumers_queue(
 ) -> None:
     child = f"run-q:{consumer}"
     deadline = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
+    empty(queues, queue)
     receipt = activity(activity_name)(send_request(child, consumer, deadline, **subject))
 
-    [message] = drain(queues, queue)  # the queue was created on first use
+    [message] = drain(queues, queue)  # the queue is created on first use
     body = json.loads(message.content)  # plain JSON text, no base64
     assert body == {
         "schema": "package-ready/v1",
