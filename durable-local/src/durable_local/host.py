@@ -128,7 +128,7 @@ class FunctionsHost:
             self.store,
             options.clock,
             app_dir=str(loaded.app_dir),
-            client_binding=self._client_binding,
+            client_binding=self.client_binding,
         )
         self._origin: str | None = None
         self.app: web.Application = create_app(
@@ -176,7 +176,8 @@ class FunctionsHost:
         self._origin = origin
         await self.timers.start()
 
-    def _client_binding(self) -> str | None:
+    def client_binding(self) -> str | None:
+        """The durable client binding JSON for this host's functions (None until it is served)."""
         if self._origin is None:
             return None
         return durable_client_binding(

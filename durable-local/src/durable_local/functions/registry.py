@@ -197,6 +197,18 @@ def _wants_context(fn: Callable[..., Any], bindings: set[str]) -> bool:
     return "context" in params and "context" not in bindings
 
 
+def _client_binding(bindings: Iterable[Any]) -> tuple[dict[str, Any] | None, set[str]]:
+    """A function's ``durableClient`` binding (if any) and the names of all its bindings."""
+    client: dict[str, Any] | None = None
+    names = set()
+    for binding in bindings:
+        rep = binding.get_dict_repr()
+        names.add(rep.get("name"))
+        if rep.get("type") == DURABLE_CLIENT:
+            client = rep
+    return client, names
+
+
 def _enum_text(value: Any) -> str:
     raw = getattr(value, "value", value)
     return str(raw)
@@ -205,13 +217,7 @@ def _enum_text(value: Any) -> str:
 def _http_function(
     name: str, fn: Callable[..., Any], trigger: dict[str, Any], bindings: Iterable[Any]
 ) -> HttpFunction:
-    client: dict[str, Any] | None = None
-    names = set()
-    for binding in bindings:
-        rep = binding.get_dict_repr()
-        names.add(rep.get("name"))
-        if rep.get("type") == DURABLE_CLIENT:
-            client = rep
+    client, names = _client_binding(bindings)
     methods = tuple(_enum_text(m).upper() for m in (trigger.get("methods") or ()))
     return HttpFunction(
         function_name=name,
@@ -231,13 +237,7 @@ def _http_function(
 def _timer_function(
     name: str, fn: Callable[..., Any], trigger: dict[str, Any], bindings: Iterable[Any]
 ) -> TimerFunction:
-    client: dict[str, Any] | None = None
-    names = set()
-    for binding in bindings:
-        rep = binding.get_dict_repr()
-        names.add(rep.get("name"))
-        if rep.get("type") == DURABLE_CLIENT:
-            client = rep
+    client, names = _client_binding(bindings)
     schedule = trigger.get("schedule")
     if not isinstance(schedule, str) or not schedule.strip():
         raise RegistryError(f"Timer function '{name}' has no schedule.")

@@ -153,7 +153,7 @@ def read_host_json(app_dir: Path, environ: MutableMapping[str, str] | None = Non
     hub_name = durable.get("hubName", DEFAULT_HUB_NAME)
     if not isinstance(hub_name, str) or not hub_name.strip():
         raise LoaderError(f"{path}: extensions.durableTask.hubName must be a non-empty string.")
-    hub_name = _resolve_setting_references(hub_name, env, path)
+    hub_name = resolve_setting_references(hub_name, env, f"{path}: extensions.durableTask.hubName")
     return HostSettings(
         route_prefix=route_prefix.strip("/"),
         hub_name=hub_name,
@@ -180,7 +180,7 @@ def _text(section: dict[str, Any], key: str, path: Path, env: MutableMapping[str
         return ""
     if not isinstance(value, str):
         raise LoaderError(f"{path}: extensions.durableTask.{key} must be a string.")
-    return resolve_setting_references(value, env) if "%" in value else value
+    return resolve_setting_references(value, env, f"{path}: extensions.durableTask.{key}")
 
 
 def _choice(section: dict[str, Any], key: str, path: Path, default: _Choice) -> _Choice:
@@ -193,19 +193,6 @@ def _choice(section: dict[str, Any], key: str, path: Path, default: _Choice) -> 
             return member
     names = ", ".join(member.value for member in members)
     raise LoaderError(f"{path}: extensions.durableTask.{key} must be one of {names}.")
-
-
-def _resolve_setting_references(text: str, env: MutableMapping[str, str], path: Path) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in env:
-            raise LoaderError(
-                f"{path}: extensions.durableTask.hubName refers to app setting '%{name}%', "
-                "which is not set (add it to local.settings.json Values)."
-            )
-        return env[name]
-
-    return _SETTING_REFERENCE.sub(replace, text)
 
 
 def _object(value: Any, path: Path, where: str) -> dict[str, Any]:
@@ -247,15 +234,17 @@ def disabled_functions(env: Mapping[str, str]) -> set[str]:
     return names
 
 
-def resolve_setting_references(text: str, env: Mapping[str, str]) -> str:
+def resolve_setting_references(text: str, env: Mapping[str, str], where: str | None = None) -> str:
     """``%NAME%`` replaced by the app setting ``NAME`` (as the host resolves binding
-    expressions such as a timer's schedule); a setting that is not set is a ``LoaderError``."""
+    expressions, a timer's schedule, the hub name); a setting that is not set is a
+    ``LoaderError`` naming ``where`` the reference is (or the text itself)."""
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in env:
+            place = where or f"'{text}'"
             raise LoaderError(
-                f"'{text}' refers to app setting '%{name}%', which is not set "
+                f"{place} refers to app setting '%{name}%', which is not set "
                 "(add it to local.settings.json Values)."
             )
         return env[name]

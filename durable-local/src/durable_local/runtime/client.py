@@ -16,7 +16,7 @@ from durable_local.engine import events as ev
 from durable_local.engine.orchestration.render import (
     parse_stored_json,
     render_history,
-    render_status,
+    status_of,
 )
 from durable_local.engine.orchestration.rewind import rewind_history
 from durable_local.functions.registry import FunctionRegistry, HttpFunction
@@ -267,18 +267,7 @@ class DurableRuntime:
     def _status(
         record: InstanceRecord, show_input: bool, history: list[dict[str, Any]] | None = None
     ) -> StatusObject:
-        return render_status(
-            name=record.name,
-            instance_id=record.instance_id,
-            runtime_status=record.status.value,
-            input_json=record.input_json,
-            custom_status_json=record.custom_status,
-            output=record.output,
-            created=record.created,
-            updated=record.updated,
-            show_input=show_input,
-            history=history,
-        )
+        return status_of(record, show_input, history)
 
     async def query(
         self,

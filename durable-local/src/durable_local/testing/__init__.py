@@ -25,7 +25,7 @@ _PUBLIC = {
     "InstanceStatus": "durable_local.testing.views",
     "HistoryBuilder": "durable_local.testing.builder",
     "ReplayResult": "durable_local.testing.builder",
-    "ActionType": "durable_local.testing.builder",
+    "ActionType": "durable_local.model",
     "replay": "durable_local.testing.builder",
     "iso": "durable_local.testing.builder",
     "DurableTestError": "durable_local.testing.errors",
@@ -65,9 +65,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from durable_local.http import HostKeys
-    from durable_local.model import RuntimeStatus
+    from durable_local.model import ActionType, RuntimeStatus
     from durable_local.runtime.clock import ManualClock
-    from durable_local.testing.builder import ActionType, HistoryBuilder, ReplayResult, iso, replay
+    from durable_local.testing.builder import HistoryBuilder, ReplayResult, iso, replay
     from durable_local.testing.errors import (
         AppLoadError,
         DurableTestError,

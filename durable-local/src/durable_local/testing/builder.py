@@ -16,31 +16,13 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import IntEnum
 from typing import Any
 
-from durable_local.model import EventType
+from durable_local.model import ActionType, EventType
 
 #: Where a builder's clock starts unless told otherwise.
 DEFAULT_START = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 _OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
-
-
-class ActionType(IntEnum):
-    """The SDK's action types (``actionType`` of the actions an episode returns)."""
-
-    CALL_ACTIVITY = 0
-    CALL_ACTIVITY_WITH_RETRY = 1
-    CALL_SUB_ORCHESTRATOR = 2
-    CALL_SUB_ORCHESTRATOR_WITH_RETRY = 3
-    CONTINUE_AS_NEW = 4
-    CREATE_TIMER = 5
-    WAIT_FOR_EXTERNAL_EVENT = 6
-    CALL_ENTITY = 7
-    CALL_HTTP = 8
-    SIGNAL_ENTITY = 9
-    WHEN_ANY = 11
-    WHEN_ALL = 12
 
 
 def iso(moment: datetime) -> str:

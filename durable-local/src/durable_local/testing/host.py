@@ -27,7 +27,6 @@ from azure.durable_functions import DurableOrchestrationClient
 from durable_local.functions.loader import LoadedApp, load_app
 from durable_local.host import MEMORY_STORE, FunctionsHost, HostOptions
 from durable_local.http import HostConfig, HostKeys
-from durable_local.http.binding import durable_client_binding
 from durable_local.model import QueryFilter, RuntimeStatus
 from durable_local.runtime.client import DurableRuntime
 from durable_local.runtime.clock import Clock, ManualClock, SystemClock
@@ -131,14 +130,10 @@ class DurableTestHost:
             server = TestServer(self._host.app, host="127.0.0.1", port=self._port)
             self._http = TestClient(server)
             await self._http.start_server()
-            binding = durable_client_binding(
-                origin=self.url,
-                rpc_base_url=f"{self.url}/durabletask/",
-                hub_name=self.runtime.hub_name,
-                system_key=self._keys.system_key if self._keys else None,
-            )
-            self._client = DurableOrchestrationClient(binding)
             await self._host.start_triggers(self.url)
+            binding = self._host.client_binding()
+            assert binding is not None  # served
+            self._client = DurableOrchestrationClient(binding)
             if self._auto_advance_wanted:
                 self.auto_advance = True
         except BaseException:

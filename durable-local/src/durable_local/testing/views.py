@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from durable_local.engine.orchestration.render import render_status
+from durable_local.engine.orchestration.render import status_of
 from durable_local.model import EventType, InstanceRecord, RuntimeStatus, parse_time
 
 _COMPLETIONS = {"TaskCompleted", "TaskFailed"}
@@ -185,16 +185,4 @@ class InstanceStatus:
     @classmethod
     def from_record(cls, record: InstanceRecord) -> InstanceStatus:
         """The status of a stored instance, rendered as the Durable HTTP API renders it."""
-        return cls.from_status_object(
-            render_status(
-                name=record.name,
-                instance_id=record.instance_id,
-                runtime_status=record.status.value,
-                input_json=record.input_json,
-                custom_status_json=record.custom_status,
-                output=record.output,
-                created=record.created,
-                updated=record.updated,
-                show_input=True,
-            )
-        )
+        return cls.from_status_object(status_of(record))

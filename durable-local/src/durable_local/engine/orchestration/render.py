@@ -7,7 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from durable_local.engine.events import Event
-from durable_local.model import COMPLETION_EVENTS, DtfxStatus, EventType, format_status_time
+from durable_local.model import (
+    COMPLETION_EVENTS,
+    DtfxStatus,
+    EventType,
+    InstanceRecord,
+    format_status_time,
+)
 
 _HIDDEN = {EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED}
 _SCHEDULED = {EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED}
@@ -119,3 +125,21 @@ def render_status(
     if history is not None:
         status["historyEvents"] = history
     return status
+
+
+def status_of(
+    record: InstanceRecord, show_input: bool = True, history: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A stored instance's status object, as the Durable HTTP API renders it."""
+    return render_status(
+        name=record.name,
+        instance_id=record.instance_id,
+        runtime_status=record.status.value,
+        input_json=record.input_json,
+        custom_status_json=record.custom_status,
+        output=record.output,
+        created=record.created,
+        updated=record.updated,
+        show_input=show_input,
+        history=history,
+    )
