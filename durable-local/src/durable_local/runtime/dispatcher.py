@@ -20,19 +20,15 @@ from datetime import timedelta
 from typing import Any
 
 from durable_local.engine.commit import EpisodeCommit
-from durable_local.engine.events import Event, execution_version
+from durable_local.engine.events import execution_version
 from durable_local.engine.orchestration.decide import decide
 from durable_local.engine.orchestration.payload import (
     SdkState,
-    build_context_json,
-    parse_sdk_output,
 )
 from durable_local.engine.orchestration.plan import InstanceState, plan_episode
-from durable_local.engine.orchestration.replay import HTTP_ACTIVITY_NAME
 from durable_local.functions.registry import FunctionRegistry
-from durable_local.model import EventType, InstanceRecord, RuntimeStatus
+from durable_local.model import InstanceRecord, RuntimeStatus
 from durable_local.model.errors import StoreUnavailable
-from durable_local.model.messages import function_missing
 from durable_local.model.versions import VersionFailure, Versioning
 from durable_local.runtime.activities import (
     DEFAULT_CRASH_LIMIT,
@@ -43,7 +39,8 @@ from durable_local.runtime.activities import (
 from durable_local.runtime.batching import BatchingPolicy
 from durable_local.runtime.clock import Clock
 from durable_local.runtime.episode_crashes import EpisodeCrashes
-from durable_local.runtime.history_cache import CachedHistory, HistoryCache
+from durable_local.runtime.history_cache import HistoryCache
+from durable_local.runtime.orchestrator_calls import OrchestratorCalls
 from durable_local.runtime.retries import EpisodeRetries
 from durable_local.store.base import LeaseLost, OrchestrationWorkItem, Store
 from durable_local.worker.inprocess import InProcessWorker
@@ -132,12 +129,19 @@ class Dispatcher:
         # made an instance claimable since its last empty claim: a wake from a client, a
         # finished episode, a completion for an instance not held, a hold or timer running out.
         self._claim_dirty = True
-        self.orchestrator_seconds = 0.0  # time inside the SDK handle (the replay floor)
-        # The same as CPU time of the calling threads: concurrent episodes wait for each other's
-        # GIL slices, which the wall time above counts once per waiting thread.
-        self.orchestrator_cpu_seconds = 0.0
+        self.calls = OrchestratorCalls(registry, self.worker, self.crashes, self.batching)
         self.episodes_run = 0
         self.stopping = False
+
+    @property
+    def orchestrator_seconds(self) -> float:
+        """Time inside the SDK handle (the replay floor)."""
+        return self.calls.seconds
+
+    @property
+    def orchestrator_cpu_seconds(self) -> float:
+        """The same as CPU time of the calling threads (without GIL waits)."""
+        return self.calls.cpu_seconds
 
     @property
     def activities_run(self) -> int:
@@ -358,18 +362,16 @@ class Dispatcher:
                     return
                 sdk = SdkState(error=self._version_refused(version))
             else:
-                sdk = await self._call_orchestrator(
-                    record, history, plan.new_events, plan.new_texts
-                )
+                sdk = await self.calls.call(record, history, plan.new_events, plan.new_texts)
         commit = decide(
             state=state,
             plan=plan,
             history=history.events + plan.new_events,
             sdk=sdk,
             now=now,
-            known_activities=self._known_activity,
+            known_activities=self.calls.known_activity,
             known_orchestrators=lambda name: self.registry.orchestrator(name) is not None,
-            orchestrator_name=self._orchestrator_name,
+            orchestrator_name=self.calls.orchestrator_name,
             default_version=self.versioning.default_version,
         )
         # The new activities are leased to this dispatcher in the same transaction: no claim.
@@ -423,51 +425,3 @@ class Dispatcher:
             if not self.batching.is_held(instance_id):
                 self._claim_dirty = True
         self._wake.set()
-
-    def _known_activity(self, name: str) -> bool:
-        return name == HTTP_ACTIVITY_NAME or self.registry.activity(name) is not None
-
-    def _orchestrator_name(self, name: str) -> str:
-        function = self.registry.orchestrator(name)
-        return function.name if function is not None else name
-
-    async def _call_orchestrator(
-        self,
-        record: InstanceRecord,
-        history: CachedHistory,
-        new_events: list[Event],
-        new_texts: list[str | None],
-    ) -> SdkState:
-        function = self.registry.orchestrator(record.name)
-        if function is None:
-            return SdkState(error=function_missing(record.name, "orchestrator"))
-        started = next(
-            (e for e in history.events if e["EventType"] == EventType.EXECUTION_STARTED), None
-        )
-        replaying = started is not None
-        if started is None:
-            started = next(e for e in new_events if e["EventType"] == EventType.EXECUTION_STARTED)
-        context_json = build_context_json(
-            past_event_texts=history.texts,
-            new_events=new_events,
-            new_event_texts=new_texts,
-            input_json=started.get("Input"),
-            instance_id=record.instance_id,
-            parent_instance_id=record.parent.instance_id if record.parent else None,
-            is_replaying=replaying,
-        )
-        try:
-            result = await self.worker.call_orchestrator(function, context_json)
-        except WorkerCrashed as crash:
-            reason = self.crashes.failure(record.instance_id, crash, function.function_name)
-            if reason is None:
-                raise  # retried once the worker's successor is up
-            return SdkState(error=reason)
-        # Timed by the worker around the handle call: sending the call, the thread hop and the
-        # loop's latency in picking the result up are host overhead, not part of the floor.
-        self.orchestrator_seconds += result.seconds
-        self.orchestrator_cpu_seconds += result.cpu_seconds
-        self.batching.replayed(
-            record.instance_id, result.seconds, len(history.events) + len(new_events)
-        )
-        return parse_sdk_output(result.returned, result.error)
