@@ -304,15 +304,19 @@ class DurableRuntime:
         return purged
 
     # -- tests ---------------------------------------------------------------------------------
+    def idle_now(self) -> bool:
+        """No episode or activity runs, and none is ready to run (pending timers, and instances
+        left waiting for a worker of their version, do not count)."""
+        return not self.dispatcher.busy and not self.store.has_ready_work(
+            self.clock.now(), self.dispatcher.rejected
+        )
+
     async def wait_idle(self, timeout: float = 30.0) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         quiet = 0
         while True:
-            now = self.clock.now()
-            if not self.dispatcher.busy and not self.store.has_ready_work(
-                now, self.dispatcher.rejected
-            ):
+            if self.idle_now():
                 quiet += 1
                 if quiet >= 2:  # twice in a row: nothing was about to be claimed either
                     return

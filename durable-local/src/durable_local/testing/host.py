@@ -288,12 +288,6 @@ class DurableTestHost:
         except TimeoutError as exc:
             raise WaitTimeoutError(str(exc)) from None
 
-    def _idle_now(self) -> bool:
-        runtime = self.runtime
-        return not runtime.dispatcher.busy and not runtime.store.has_ready_work(
-            self.now, runtime.dispatcher.rejected
-        )
-
     async def wait_for_status(
         self, instance_id: str, *statuses: RuntimeStatus | str, timeout: float = DEFAULT_TIMEOUT
     ) -> InstanceStatus:
@@ -310,7 +304,7 @@ class DurableTestHost:
         store = self.runtime.store
         while True:
             record = store.get_instance(instance_id)
-            if record is None and self._idle_now():
+            if record is None and self.runtime.idle_now():
                 raise UnknownInstanceError(instance_id)
             if record is not None:
                 if record.status in (wanted or final):

@@ -82,11 +82,7 @@ class AutoAdvance:
                 await task
 
     def _idle(self) -> bool:
-        dispatcher = self._runtime.dispatcher
-        store = self._runtime.store
-        return not dispatcher.busy and not store.has_ready_work(
-            self._clock.now(), dispatcher.rejected
-        )
+        return self._runtime.idle_now()
 
     async def _run(self) -> None:
         quiet = 0
