@@ -40,19 +40,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from devtools.browser import CHROMIUM, CHROMIUM_ARGS
 from durable_local.functions.loader import load_app
 from durable_local.host import FunctionsHost, HostOptions
 from durable_local.runtime.clock import ManualClock
 
 APP_DIR = Path(__file__).resolve().parent / "dashboard_app"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 TARGETS = {"list": 300.0, "timeline": 1000.0}
 RUN_ID = "devices-run"
 # A function, not an expression: the page's Content-Security-Policy forbids eval.

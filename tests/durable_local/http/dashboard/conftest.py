@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from devtools.browser import CHROMIUM, CHROMIUM_ARGS
 from durable_local.host import FunctionsHost, HostOptions
 from durable_local.http import HostConfig, HostKeys
 from durable_local.model import RuntimeStatus
-from tests.durable_local.http.dashboard.browser import CHROMIUM, CHROMIUM_ARGS, missing_browser
+from tests.durable_local.http.dashboard.browser import missing_browser
 from tests.fixture_apps import DASHBOARD_APP
 from tests.helpers.apps import AppLoader
 
