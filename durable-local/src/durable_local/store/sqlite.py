@@ -18,7 +18,6 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from durable_local.engine.commit import EpisodeCommit
 from durable_local.engine.events import Event
@@ -43,6 +42,7 @@ from durable_local.store.sqlite_schema import (
     from_micros,
     record_from_row,
     to_micros,
+    where_clause,
 )
 from durable_local.store.sqlite_writes import (
     apply_commit,
@@ -340,30 +340,10 @@ class SqliteStore:
         return message is not None or activity is not None
 
     # -- queries -------------------------------------------------------------------------------
-    @staticmethod
-    def _where(query: QueryFilter) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        values: list[Any] = []
-        if query.created_time_from is not None:
-            clauses.append("created_at >= ?")
-            values.append(to_micros(query.created_time_from))
-        if query.created_time_to is not None:
-            clauses.append("created_at <= ?")
-            values.append(to_micros(query.created_time_to))
-        if query.runtime_status:
-            marks = ", ".join("?" for _ in query.runtime_status)
-            clauses.append(f"status IN ({marks})")
-            values.extend(sorted(status.value for status in query.runtime_status))
-        if query.instance_id_prefix:
-            # substr() instead of LIKE: ids may contain % and _ (no escaping games).
-            clauses.append("substr(instance_id, 1, ?) = ?")
-            values += [len(query.instance_id_prefix), query.instance_id_prefix]
-        return (" AND ".join(clauses) or "1 = 1"), values
-
     def query(
         self, query: QueryFilter, limit: int, after: tuple[datetime, str] | None
     ) -> list[InstanceRecord]:
-        where, values = self._where(query)
+        where, values = where_clause(query)
         if after is not None:
             where += " AND (created_at, instance_id) > (?, ?)"
             values += [to_micros(after[0]), after[1]]
@@ -384,7 +364,7 @@ class SqliteStore:
         return bool(deleted)
 
     def purge_by(self, query: QueryFilter) -> int:
-        where, values = self._where(query)
+        where, values = where_clause(query)
         with self._tx() as conn:
             ids = [
                 row[0]

@@ -1,11 +1,11 @@
-"""The SQLite store's schema, its time encoding and its row mapping."""
+"""The SQLite store's schema, its time encoding, its row mapping and the SQL of a query filter."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from durable_local.model import InstanceRecord, ParentLink, RuntimeStatus
+from durable_local.model import InstanceRecord, ParentLink, QueryFilter, RuntimeStatus
 
 # Message ids only order the queue, so they are plain rowids (AUTOINCREMENT's bookkeeping cost
 # 30 % of every insert): a reused id is above every id still queued, and an episode deletes the
@@ -114,3 +114,24 @@ def record_from_row(row: tuple[Any, ...]) -> InstanceRecord:
         generation=row[14],
         history_len=row[15],
     )
+
+
+def where_clause(query: QueryFilter) -> tuple[str, list[Any]]:
+    """The SQL condition (on ``instances``) and its values for a query filter."""
+    clauses: list[str] = []
+    values: list[Any] = []
+    if query.created_time_from is not None:
+        clauses.append("created_at >= ?")
+        values.append(to_micros(query.created_time_from))
+    if query.created_time_to is not None:
+        clauses.append("created_at <= ?")
+        values.append(to_micros(query.created_time_to))
+    if query.runtime_status:
+        marks = ", ".join("?" for _ in query.runtime_status)
+        clauses.append(f"status IN ({marks})")
+        values.extend(sorted(status.value for status in query.runtime_status))
+    if query.instance_id_prefix:
+        # substr() instead of LIKE: ids may contain % and _ (no escaping games).
+        clauses.append("substr(instance_id, 1, ?) = ?")
+        values += [len(query.instance_id_prefix), query.instance_id_prefix]
+    return (" AND ".join(clauses) or "1 = 1"), values
